@@ -1,0 +1,11 @@
+# Sourced by recipes (as in ESPnet): puts tools/venv first on PATH.
+_trinet_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ ! -x "${_trinet_tools}/venv/bin/python" ]; then
+    echo "tools/venv is missing: run ${_trinet_tools}/install.sh first" >&2
+    return 1 2> /dev/null || exit 1
+fi
+# shellcheck disable=SC1091
+. "${_trinet_tools}/venv/bin/activate"
+# ESPnet's text frontends try to download NLTK data at import; nothing can be fetched here.
+export NLTK_DATA="${NLTK_DATA:-${_trinet_tools}/venv/nltk_data}"
+unset _trinet_tools
