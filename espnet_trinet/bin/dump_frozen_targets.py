@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Dump the frozen teacher's targets for a data dir (for ``frozen_teacher: offline``).
+
+Example:
+    python -m espnet_trinet.bin.dump_frozen_targets \\
+        --data_dir dump/raw/train --output_dir dump/frozen_targets/train \\
+        --asr_model_file exp/asr_data2vec/valid.cer_ctc.ave.pth --projector ctc
+"""
+
+import argparse
+import logging
+
+from espnet_trinet.teachers.frozen_targets import OnlineFrozenTargets
+from espnet_trinet.teachers.offline_dump import dump_frozen_targets
+from espnet_trinet.teachers.projectors import PROJECTOR_KINDS
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", required=True, help="data dir with wav.scp (16 kHz, formatted)")
+    parser.add_argument("--output_dir", required=True, help="where targets.{ark,scp} and targets_info.yaml go")
+    teacher = parser.add_argument_group("frozen teacher (an ESPnet ASR model)")
+    teacher.add_argument("--asr_train_config", default=None, help="its config.yaml (default: next to the model)")
+    teacher.add_argument("--asr_model_file", default=None, help="its .pth")
+    teacher.add_argument("--asr_model_zip", default=None, help="or a zip from espnet2.bin.pack asr")
+    proj = parser.add_argument_group("projector (must match the pretraining config)")
+    proj.add_argument("--projector", default="ctc", choices=sorted(PROJECTOR_KINDS))
+    proj.add_argument("--num_classes", type=int, default=32, help="classes of the random projection")
+    proj.add_argument("--seed", type=int, default=0, help="seed of the random projection")
+    proj.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (ctc)")
+    parser.add_argument("--target_dtype", default="float32", choices=["float32", "float16"],
+                        help="storage of soft/regression targets (hard ids are always compact integers)")
+    parser.add_argument(
+        "--batch_seconds", type=float, default=0.0,
+        help="padded audio per teacher batch; 0 = one utterance at a time, the exact unpadded "
+        "teacher output (ESPnet's STFT and conformer convolutions see padding at utterance ends, "
+        "so a batched dump differs from it in the last frames of the shorter utterances)",
+    )
+    parser.add_argument("--fs", type=int, default=16000)
+    parser.add_argument("--ngpu", type=int, default=0, choices=[0, 1])
+    parser.add_argument("--log_level", default="INFO")
+    return parser
+
+
+def main(cmd=None):
+    args = get_parser().parse_args(cmd)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    source = OnlineFrozenTargets(
+        asr_train_config=args.asr_train_config,
+        asr_model_file=args.asr_model_file,
+        asr_model_zip=args.asr_model_zip,
+        projector=args.projector,
+        num_classes=args.num_classes,
+        seed=args.seed,
+        temperature=args.temperature,
+    )
+    info = dump_frozen_targets(
+        args.data_dir,
+        args.output_dir,
+        source,
+        target_dtype=args.target_dtype,
+        batch_samples=int(args.batch_seconds * args.fs),
+        device="cuda" if args.ngpu > 0 else "cpu",
+        fs=args.fs,
+    )
+    logging.info(f"wrote {info['num_utterances']} utterances ({info['bytes']} bytes) to {args.output_dir}: {info}")
+
+
+if __name__ == "__main__":
+    main()

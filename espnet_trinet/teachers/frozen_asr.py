@@ -1,0 +1,99 @@
+"""The frozen teacher: an ESPnet ASR model (CTC fine-tuned), loaded once, never trained."""
+
+import logging
+from pathlib import Path
+from typing import Optional, Tuple
+
+import torch
+
+
+def resolve_asr_files(
+    asr_train_config: Optional[str] = None,
+    asr_model_file: Optional[str] = None,
+    asr_model_zip: Optional[str] = None,
+) -> Tuple[Path, Path]:
+    """Return (config.yaml, model.pth) of an ASR experiment or of a packed model zip.
+
+    A zip made by ``espnet2.bin.pack asr`` is unpacked once next to itself
+    (``<name>.zip`` -> ``<name>/``); a second call reuses the unpacked files.
+    """
+    if asr_model_zip is not None:
+        zip_path = Path(asr_model_zip)
+        if not zip_path.is_file():
+            raise FileNotFoundError(
+                f"frozen teacher: packed model '{zip_path}' does not exist "
+                "(set frozen_teacher_conf.asr_model_zip to a zip from espnet2.bin.pack asr)"
+            )
+        from espnet2.main_funcs.pack_funcs import unpack
+
+        files = unpack(zip_path, zip_path.with_suffix(""))
+        if "asr_train_config" not in files or "asr_model_file" not in files:
+            raise ValueError(f"frozen teacher: '{zip_path}' is not an ASR model zip: {sorted(files)}")
+        return Path(files["asr_train_config"]), Path(files["asr_model_file"])
+
+    if asr_model_file is None:
+        raise ValueError(
+            "frozen teacher: set frozen_teacher_conf.asr_model_file (and asr_train_config) "
+            "or frozen_teacher_conf.asr_model_zip"
+        )
+    model_file = Path(asr_model_file)
+    config = Path(asr_train_config) if asr_train_config else model_file.parent / "config.yaml"
+    for path, option in ((model_file, "asr_model_file"), (config, "asr_train_config")):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"frozen teacher: {option} '{path}' does not exist "
+                "(it comes from the CTC fine-tuning of the data2vec model, recipe stage 8)"
+            )
+    return config, model_file
+
+
+class FrozenASRTeacher:
+    """An ESPnet ASR model in eval mode without gradients.
+
+    Deliberately not an ``nn.Module``: the teacher must not be registered in the
+    student's module tree, so it is not saved in the student's checkpoints, not
+    wrapped by DDP and not seen by the optimizer. It follows the input's device
+    on first use.
+    """
+
+    def __init__(self, asr_train_config: Path, asr_model_file: Path):
+        from espnet2.tasks.asr import ASRTask
+
+        self.config_path = Path(asr_train_config)
+        self.model_path = Path(asr_model_file)
+        model, args = ASRTask.build_model_from_file(str(self.config_path), str(self.model_path), "cpu")
+        model.eval()
+        model.requires_grad_(False)
+        self.model = model
+        self.train_args = args
+        logging.info(f"frozen teacher loaded from {self.model_path}")
+
+    @property
+    def output_size(self) -> int:
+        return self.model.encoder.output_size()
+
+    @property
+    def ctc_linear(self) -> Optional[torch.nn.Linear]:
+        ctc = getattr(self.model, "ctc", None)
+        return None if ctc is None else ctc.ctc_lo
+
+    @property
+    def token_list(self):
+        return list(getattr(self.train_args, "token_list", []) or [])
+
+    @torch.no_grad()
+    def encode(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Teacher encoder output for raw audio.
+
+        Args:
+            speech: (B, S) waveform at the teacher's sampling rate.
+            speech_lengths: (B,)
+        Returns:
+            (B, T, D_t) float32 encoder output (after its final norm), (B,) lengths.
+        """
+        device = speech.device
+        if next(self.model.parameters()).device != device:
+            self.model.to(device)
+        self.model.eval()
+        out, out_lengths = self.model.encode(speech, speech_lengths)
+        return out.float(), out_lengths

@@ -1,0 +1,172 @@
+"""Run the frozen teacher once over a data dir and store its targets (kaldiio ark/scp).
+
+The frozen teacher never changes, so its targets can be computed once; pretraining
+then reads them with the audio (``frozen_teacher: offline``) and pays nothing for
+the teacher. Hard ids are stored in the smallest unsigned integer type that holds
+them, soft/regression targets as float32 or float16 (``target_dtype``).
+
+A killed dump loses nothing: every finished utterance is in the scp, and a re-run
+appends only the missing ones. ``targets_info.yaml`` is written last and marks the
+dump complete; its ``output_dim`` and ``projector`` go into the pretraining config.
+"""
+
+import logging
+import os
+from pathlib import Path
+from typing import Dict, Iterator, List, Tuple
+
+import kaldiio
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from espnet_trinet.teachers.frozen_targets import OnlineFrozenTargets
+
+INFO_FILE = "targets_info.yaml"
+
+
+def compact_id_dtype(num_classes: int) -> np.dtype:
+    """Smallest unsigned type holding ids 0..num_classes-1."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if num_classes - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    raise ValueError(f"{num_classes} classes do not fit 32 bits")
+
+
+def read_finished_keys(scp: Path) -> List[str]:
+    """Keys already dumped; a torn last line (killed mid-write) is dropped and the scp rewritten."""
+    if not scp.exists():
+        return []
+    text = scp.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    complete = [line for line in lines[:-1] if line.strip()]  # the part after the last \n is torn
+    if lines[-1]:
+        logging.warning(f"{scp}: dropping a partly written last line from an interrupted run")
+    scp.write_text("".join(line + "\n" for line in complete), encoding="utf-8")
+    return [line.split(maxsplit=1)[0] for line in complete]
+
+
+def length_sorted_batches(
+    lengths: Dict[str, int], batch_samples: int
+) -> Iterator[List[str]]:
+    """Group keys of similar length so that padding wastes little teacher compute."""
+    batch, longest = [], 0
+    for key in sorted(lengths, key=lengths.get, reverse=True):
+        longest = max(longest, lengths[key])
+        if batch and longest * (len(batch) + 1) > batch_samples:
+            yield batch
+            batch, longest = [], lengths[key]
+        batch.append(key)
+    if batch:
+        yield batch
+
+
+def _load_batch(reader, keys: List[str], fs: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Read and pad audio: (B, S) float32, (B,) lengths; wrong rates fail naming the utterance."""
+    waves = []
+    for key in keys:
+        rate, wave = reader[key]
+        if rate != fs:
+            raise ValueError(
+                f"utterance '{key}' is {rate} Hz but the teacher expects {fs} Hz: "
+                "format the data dir first (recipe stage 3)"
+            )
+        if wave.ndim != 1:
+            raise ValueError(f"utterance '{key}' has {wave.shape[1]} channels; expected mono")
+        waves.append(torch.from_numpy(wave.astype(np.float32)))
+    lengths = torch.tensor([w.numel() for w in waves])
+    return torch.nn.utils.rnn.pad_sequence(waves, batch_first=True), lengths
+
+
+def dump_frozen_targets(
+    data_dir: Path,
+    output_dir: Path,
+    source: OnlineFrozenTargets,
+    target_dtype: str = "float32",
+    batch_samples: int = 0,
+    device: str = "cpu",
+    fs: int = 16000,
+    show_progress: bool = True,
+) -> Dict:
+    """Dump ``source``'s targets for every utterance of ``data_dir/wav.scp``.
+
+    Args:
+        data_dir: Kaldi-style dir with ``wav.scp`` (and ``utt2num_samples`` if present).
+        output_dir: receives ``targets.ark``, ``targets.scp`` and ``targets_info.yaml``.
+        source: the online frozen teacher + projector (the same code as online training).
+        target_dtype: "float32" or "float16" for soft and regression targets.
+        batch_samples: padded audio samples per teacher batch; 0 runs each utterance
+            alone, which gives the exact (padding-free) teacher output.
+    Returns:
+        The info dict written to ``targets_info.yaml``.
+    """
+    from espnet2.fileio.sound_scp import SoundScpReader
+
+    data_dir, output_dir = Path(data_dir), Path(output_dir)
+    if target_dtype not in ("float32", "float16"):
+        raise ValueError(f"target_dtype must be float32 or float16, got {target_dtype}")
+    wav_scp = data_dir / "wav.scp"
+    if not wav_scp.is_file():
+        raise FileNotFoundError(f"{wav_scp} does not exist")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    info_path = output_dir / INFO_FILE
+    if info_path.exists():
+        info_path.unlink()  # re-validated below; a stale marker must not survive a failure
+
+    reader = SoundScpReader(str(wav_scp), dtype="float32")
+    lengths = _utterance_lengths(data_dir, reader)
+    ark, scp = output_dir / "targets.ark", output_dir / "targets.scp"
+    done = set(read_finished_keys(scp))
+    todo = {k: n for k, n in lengths.items() if k not in done}
+    logging.info(f"{len(done)} utterances already dumped, {len(todo)} to go")
+
+    id_dtype = compact_id_dtype(source.output_dim)
+    float_dtype = np.dtype(target_dtype)
+    source.to(device)
+    progress = tqdm(total=len(todo), desc=f"frozen targets {data_dir.name}", unit="utt", disable=not show_progress)
+    with open(ark, "ab") as f_ark, open(scp, "a", encoding="utf-8") as f_scp:
+        for keys in length_sorted_batches(todo, batch_samples):
+            speech, speech_lengths = _load_batch(reader, keys, fs)
+            targets, target_lengths = source(speech.to(device), speech_lengths.to(device))
+            for i, key in enumerate(keys):
+                t = targets[i, : int(target_lengths[i])].cpu().numpy()
+                t = t.astype(id_dtype if source.kind == "hard" else float_dtype)
+                # save_ark writes "<key> " then the array; the scp points past the key.
+                offset = f_ark.tell() + len(key.encode("utf-8")) + 1
+                kaldiio.save_ark(f_ark, {key: t}, write_function="numpy")
+                f_ark.flush()
+                f_scp.write(f"{key} {ark}:{offset}\n")
+                f_scp.flush()
+            progress.update(len(keys))
+    progress.close()
+
+    missing = set(lengths) - set(read_finished_keys(scp))
+    if missing:
+        raise RuntimeError(f"{len(missing)} utterances were not dumped, e.g. {sorted(missing)[:3]}")
+    info = dict(
+        projector=source.projector.mode,
+        kind=source.kind,
+        output_dim=int(source.output_dim),
+        dtype=str(id_dtype if source.kind == "hard" else float_dtype),
+        num_utterances=len(lengths),
+        teacher_config=str(source.teacher.config_path),
+        teacher_model=str(source.teacher.model_path),
+        bytes=os.path.getsize(ark),
+    )
+    with open(info_path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(info, f, sort_keys=False)
+    return info
+
+
+def _utterance_lengths(data_dir: Path, reader) -> Dict[str, int]:
+    """Samples per utterance from utt2num_samples (stage 3 writes it) or from the audio."""
+    path = data_dir / "utt2num_samples"
+    if path.is_file():
+        with open(path, encoding="utf-8") as f:
+            lengths = {k: int(n) for k, n in (line.split() for line in f if line.strip())}
+        missing = set(reader.keys()) - set(lengths)
+        if not missing:
+            return {k: lengths[k] for k in reader.keys()}
+        logging.warning(f"{path} lacks {len(missing)} utterances; reading lengths from audio")
+    return {key: reader[key][1].shape[0] for key in reader.keys()}

@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+from espnet_trinet.monitor.collapse import CollapseError, CollapseGuard, effective_rank, per_dim_std
+
+
+def test_effective_rank_of_isotropic_and_collapsed_frames():
+    torch.manual_seed(0)
+    iso = torch.randn(5000, 16)
+    assert effective_rank(iso).item() == pytest.approx(16, rel=0.05)
+    line = torch.randn(500, 1) * torch.randn(1, 16)  # every frame on one line
+    assert effective_rank(line).item() == pytest.approx(1.0, abs=0.01)
+    two = torch.cat([torch.randn(500, 2), torch.zeros(500, 14)], dim=1)
+    assert effective_rank(two).item() == pytest.approx(2.0, rel=0.05)
+
+
+def test_per_dim_std_matches_data2vec_definition():
+    x = torch.tensor([[0.0, 0.0], [2.0, 4.0]])
+    # unbiased var per dim: 2 and 8 -> std sqrt(2), sqrt(8)
+    assert per_dim_std(x, eps=0).item() == pytest.approx((2**0.5 + 8**0.5) / 2)
+
+
+def test_guard_waits_for_warmup_then_names_the_cause():
+    guard = CollapseGuard(min_target_var=0.1, min_pred_var=0.01, warmup_updates=100)
+    bad = dict(target_var=torch.tensor(0.05), pred_var=torch.tensor(0.5))
+    guard.check(99, bad)  # still warming up
+    with pytest.raises(CollapseError, match="target_var=0.05 < 0.1.*learning rate"):
+        guard.check(100, bad)
+    guard.check(100, dict(target_var=torch.tensor(0.5), pred_var=torch.tensor(0.5)))
+
+
+def test_guard_on_effective_rank_is_optional():
+    stats = dict(eff_rank=torch.tensor(1.5))
+    CollapseGuard(warmup_updates=0).check(10, stats)
+    with pytest.raises(CollapseError, match="eff_rank"):
+        CollapseGuard(min_effective_rank=4.0, warmup_updates=0).check(10, stats)

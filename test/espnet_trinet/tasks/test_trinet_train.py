@@ -1,0 +1,111 @@
+"""trinet_train end to end on tiny random audio: loss, resume, accumulation, configs."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from espnet_trinet.bin.dump_frozen_targets import main as dump_main
+from espnet_trinet.bin.trinet_train import main as train_main
+from espnet_trinet.tasks.trinet import TriNetTask
+from espnet_trinet.teachers.ema import ema_decay
+from trinet_testing import MINI_CONF, REPO, epoch_stats, train_args
+
+DATA2VEC = MINI_CONF / "pretrain_data2vec_tiny.yaml"
+TRINET = MINI_CONF / "pretrain_trinet_tiny.yaml"
+
+
+def _train(conf, out, audio_dirs, *extra):
+    train_main(train_args(conf, out, *audio_dirs, *extra))
+    return epoch_stats(out)
+
+
+def test_data2vec_loss_goes_down(audio_dirs, tmp_path):
+    stats = _train(DATA2VEC, tmp_path / "d2v", audio_dirs, "--max_epoch", 8, "--optim_conf", "lr=0.002",
+                   "--scheduler_conf", "warmup_steps=4")
+    losses = [s["loss"] for s in stats.values()]
+    assert losses[-1] < losses[0] * 0.9, losses
+    # 8 utterances, batch_bins 100000 -> 2 updates per epoch, counted by the EMA schedule
+    model = torch.load(tmp_path / "d2v" / "checkpoint.pth", weights_only=False)["model"]
+    assert int(model["num_updates"]) == 16
+    # epoch 8's two forward passes come after updates 14 and 15; the log holds their mean
+    expected = (ema_decay(14, 0.999, 0.9999, 2000) + ema_decay(15, 0.999, 0.9999, 2000)) / 2
+    assert stats[8]["ema_decay"] == pytest.approx(expected, abs=2e-7)
+
+
+def test_trinet_with_offline_targets_trains(asr_teacher, audio_dirs, tmp_path):
+    train_dir, valid_dir = audio_dirs
+    for d in audio_dirs:
+        dump_main(["--data_dir", str(d), "--output_dir", str(tmp_path / "targets" / d.name),
+                   "--asr_model_file", str(asr_teacher), "--projector", "ctc"])
+    out = tmp_path / "trinet"
+    stats = _train(
+        TRINET, out, audio_dirs, "--max_epoch", 6, "--optim_conf", "lr=0.002", "--scheduler_conf", "warmup_steps=4",
+        "--frozen_teacher_conf", "output_dim=31",
+        "--train_data_path_and_name_and_type", f"{tmp_path}/targets/train/targets.scp,frozen_targets,kaldi_ark",
+        "--valid_data_path_and_name_and_type", f"{tmp_path}/targets/valid/targets.scp,frozen_targets,kaldi_ark",
+    )
+    first, last = stats[1], stats[6]
+    assert last["loss"] < first["loss"], (first, last)
+    assert last["loss_regul"] < first["loss_regul"]
+    for key in ("loss_struc", "loss_regul", "ema_decay", "target_var", "pred_var", "eff_rank"):
+        assert key in last
+    saved = torch.load(out / "checkpoint.pth", weights_only=False)["model"]
+    assert "regul_head.weight" in saved and not any("teacher.model" in k and "ema" not in k for k in saved)
+
+
+def test_resume_continues_steps_and_ema_schedule(audio_dirs, tmp_path):
+    common = ("--optim_conf", "lr=0.002", "--scheduler_conf", "warmup_steps=4", "--accum_grad", 2)
+    _train(DATA2VEC, tmp_path / "straight", audio_dirs, "--max_epoch", 4, *common)
+    # The same run, stopped after 2 epochs and resumed.
+    _train(DATA2VEC, tmp_path / "resumed", audio_dirs, "--max_epoch", 2, *common)
+    stats = _train(DATA2VEC, tmp_path / "resumed", audio_dirs, "--max_epoch", 4, "--resume", "true", *common)
+
+    straight = torch.load(tmp_path / "straight" / "checkpoint.pth", weights_only=False)["model"]
+    resumed = torch.load(tmp_path / "resumed" / "checkpoint.pth", weights_only=False)["model"]
+    # 2 batches per epoch, accum_grad 2 -> 1 optimizer update per epoch
+    assert int(resumed["num_updates"]) == int(straight["num_updates"]) == 4
+    assert stats[4]["ema_decay"] == pytest.approx(ema_decay(3, 0.999, 0.9999, 2000), abs=2e-7)
+    for key, value in straight.items():
+        assert torch.allclose(value.float(), resumed[key].float(), atol=1e-5), key
+
+
+@pytest.mark.parametrize("conf", sorted((REPO / "egs2").glob("*/*/conf/pretrain_*.yaml")), ids=lambda p: p.name)
+def test_print_config_for_every_pretraining_config(conf, monkeypatch):
+    # ESPnet's --print_config reads sys.argv itself, as from the command line
+    # (the CLI itself is run in a subprocess in the fresh-process test below).
+    monkeypatch.setattr(sys, "argv", ["trinet_train", "--config", str(conf), "--print_config"])
+    out = io.StringIO()
+    TriNetTask.print_config(file=out)
+    printed = yaml.safe_load(out.getvalue())
+    given = yaml.safe_load(conf.read_text())
+    assert printed["encoder"] == given["encoder"] and printed["model"] == "trinet"
+    assert printed["encoder_conf"]["num_blocks"] == given["encoder_conf"]["num_blocks"]
+    assert printed["model_conf"]["struc_layer"] == given["model_conf"]["struc_layer"]
+    assert printed["frozen_teacher"] == given.get("frozen_teacher")
+
+
+@pytest.mark.slow
+def test_model_rebuilds_from_config_in_a_fresh_process(audio_dirs, tmp_path):
+    out = tmp_path / "d2v"
+    _train(DATA2VEC, out, audio_dirs, "--max_epoch", 1)
+    code = (
+        "import torch\n"
+        "from espnet_trinet.tasks.trinet import TriNetTask\n"
+        f"model, args = TriNetTask.build_model_from_file('{out}/config.yaml', '{out}/1epoch.pth')\n"
+        f"saved = torch.load('{out}/1epoch.pth')\n"
+        "assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())\n"
+        "print('rebuilt', type(model).__name__, len(saved))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "rebuilt TriNetModel" in result.stdout
+
+    cli = [sys.executable, "-m", "espnet_trinet.bin.trinet_train", "--config", str(TRINET), "--print_config"]
+    printed = subprocess.run(cli, capture_output=True, text=True, cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert yaml.safe_load(printed.stdout)["frozen_teacher_conf"]["projector"] == "ctc"

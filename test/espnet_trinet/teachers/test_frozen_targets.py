@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from espnet_trinet.tasks.trinet import TriNetTask
+from trinet_testing import MINI_CONF, load_batch, namespace_from_config
+
+
+def build_trinet(asr_teacher, projector="ctc", **teacher_conf):
+    args = namespace_from_config(
+        MINI_CONF / "pretrain_trinet_tiny.yaml",
+        normalize="utterance_mvn",
+        normalize_conf={},
+        frozen_teacher="online",
+        frozen_teacher_conf=dict(asr_model_file=str(asr_teacher), projector=projector, **teacher_conf),
+    )
+    return TriNetTask.build_model(args), args
+
+
+@pytest.mark.parametrize("projector", ["ctc", "random", "regression"])
+def test_frozen_teacher_is_frozen_unsaved_and_unchanged_by_training(asr_teacher, audio_dirs, projector):
+    torch.manual_seed(0)
+    model, args = build_trinet(asr_teacher, projector)
+    teacher = model.frozen_targets.teacher.model
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    assert all(not p.requires_grad for p in teacher.parameters())
+    assert not teacher.training
+
+    # Absent from the student's checkpoint and from what the optimizer sees.
+    keys = model.state_dict().keys()
+    assert not any(k.startswith("frozen_targets") for k in keys), [k for k in keys if "frozen" in k]
+    teacher_ids = {id(p) for p in teacher.parameters()}
+    assert not teacher_ids & {id(p) for p in model.parameters()}
+
+    optimizer = TriNetTask.build_optimizers(args, model)[0]
+    speech, lengths = load_batch(audio_dirs[0])
+    model.train()
+    for _ in range(3):
+        loss, stats, _ = model(speech, lengths)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert all(p.grad is None for p in teacher.parameters())
+    for k, v in teacher.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert int(model.num_updates) == 3
+    assert {"loss_struc", "loss_regul", "ema_decay", "target_var", "pred_var", "eff_rank"} <= set(stats)
+
+
+def test_head_size_follows_the_projector(asr_teacher):
+    ctc_model, _ = build_trinet(asr_teacher, "ctc")
+    assert ctc_model.regul_head.out_features == 31  # the teacher's token list
+    random_model, _ = build_trinet(asr_teacher, "random", num_classes=16)
+    assert random_model.regul_head.out_features == 16
+    regression_model, _ = build_trinet(asr_teacher, "regression")
+    assert regression_model.regul_head.out_features == 96  # the teacher's encoder width
+
+
+def test_missing_teacher_file_fails_naming_it(tmp_path):
+    from espnet_trinet.teachers.frozen_targets import OnlineFrozenTargets
+
+    with pytest.raises(FileNotFoundError, match="asr_model_file.*nothing.pth"):
+        OnlineFrozenTargets(asr_train_config=None, asr_model_file=str(tmp_path / "nothing.pth"))

@@ -1,0 +1,90 @@
+import kaldiio
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from espnet_trinet.bin.dump_frozen_targets import main as dump_main
+from espnet_trinet.tasks.trinet import TriNetTask
+from espnet_trinet.teachers.offline_dump import read_finished_keys
+from trinet_testing import MINI_CONF, load_batch, namespace_from_config
+
+
+def _model(frozen_teacher, conf):
+    args = namespace_from_config(
+        MINI_CONF / "pretrain_trinet_tiny.yaml",
+        normalize="utterance_mvn",
+        normalize_conf={},
+        frozen_teacher=frozen_teacher,
+        frozen_teacher_conf=conf,
+    )
+    return TriNetTask.build_model(args)
+
+
+@pytest.mark.parametrize("projector, dtype", [("ctc", "float32"), ("random", "uint8"), ("regression", "float32")])
+def test_offline_targets_give_the_online_loss(asr_teacher, audio_dirs, tmp_path, projector, dtype):
+    train_dir = audio_dirs[0]
+    out = tmp_path / "targets"
+    dump_main(["--data_dir", str(train_dir), "--output_dir", str(out), "--asr_model_file", str(asr_teacher),
+               "--projector", projector, "--num_classes", "32"])
+    info = yaml.safe_load((out / "targets_info.yaml").read_text())
+    assert info["num_utterances"] == 8 and info["dtype"] == dtype and info["projector"] == projector
+
+    online = _model("online", dict(asr_model_file=str(asr_teacher), projector=projector, num_classes=32))
+    offline = _model("offline", dict(projector=projector, output_dim=info["output_dim"]))
+    offline.load_state_dict(online.state_dict())
+    online.eval(), offline.eval()
+
+    # One utterance per forward: the dump is the exact, padding-free teacher output,
+    # so the online teacher must see the same (unpadded) input to be comparable.
+    stored = kaldiio.load_scp(str(out / "targets.scp"))
+    speech, lengths = load_batch(train_dir, 4)
+    keys = [line.split()[0] for line in (train_dir / "wav.scp").read_text().splitlines()[:4]]
+    for i, key in enumerate(keys):
+        x, n = speech[i : i + 1, : lengths[i]], lengths[i : i + 1]
+        target = torch.from_numpy(stored[key].astype(np.float32)).unsqueeze(0)
+        torch.manual_seed(5)
+        loss_online, stats_online, _ = online(x, n)
+        torch.manual_seed(5)
+        loss_offline, stats_offline, _ = offline(x, n, target, torch.tensor([target.shape[1]]))
+        assert torch.allclose(loss_online, loss_offline, rtol=1e-5, atol=1e-6), key
+        assert torch.allclose(stats_online["loss_regul"], stats_offline["loss_regul"], rtol=1e-5, atol=1e-6)
+
+
+def test_soft_targets_in_float16_stay_close(asr_teacher, audio_dirs, tmp_path):
+    out = tmp_path / "targets16"
+    dump_main(["--data_dir", str(audio_dirs[0]), "--output_dir", str(out), "--asr_model_file", str(asr_teacher),
+               "--projector", "ctc", "--target_dtype", "float16"])
+    first = next(iter(kaldiio.load_scp(str(out / "targets.scp")).values()))
+    assert first.dtype == np.float16 and first.shape[1] == 31
+    assert np.allclose(first.astype(np.float32).sum(axis=1), 1.0, atol=1e-2)
+
+
+def test_interrupted_dump_resumes_without_recomputing(asr_teacher, audio_dirs, tmp_path):
+    out = tmp_path / "resume"
+    args = ["--data_dir", str(audio_dirs[0]), "--output_dir", str(out), "--asr_model_file", str(asr_teacher),
+            "--projector", "random"]
+    dump_main(args)
+    scp = out / "targets.scp"
+    complete = scp.read_text()
+    lines = complete.splitlines(keepends=True)
+    # Simulate a kill: 5 entries done, the 6th line torn, no info file.
+    scp.write_text("".join(lines[:5]) + lines[5][:7])
+    (out / "targets_info.yaml").unlink()
+    assert len(read_finished_keys(scp)) == 5
+    dump_main(args)
+    assert sorted(read_finished_keys(scp)) == sorted(line.split()[0] for line in lines)
+    assert (out / "targets_info.yaml").exists()
+    first_run = {k: v for k, v in kaldiio.load_scp(str(scp)).items()}
+    assert len(first_run) == 8
+
+
+def test_wrong_sampling_rate_names_the_utterance(asr_teacher, tmp_path):
+    import soundfile as sf
+
+    d = tmp_path / "data8k"
+    d.mkdir()
+    sf.write(d / "a.wav", np.zeros(8000, dtype=np.float32), 8000)
+    (d / "wav.scp").write_text(f"uttA {d / 'a.wav'}\n")
+    with pytest.raises(ValueError, match="uttA.*8000 Hz"):
+        dump_main(["--data_dir", str(d), "--output_dir", str(tmp_path / "o"), "--asr_model_file", str(asr_teacher)])
