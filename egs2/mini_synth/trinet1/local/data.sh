@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Stage 1 of mini_synth: synthesise the embedded corpus (espeak-ng) in LibriSpeech's
+# layout, then read it with the same LibriSpeech data preparation as the real recipe.
+set -euo pipefail
+. ../../TEMPLATE/utils/log.sh
+
+nj=2
+corpus_dir=db/mini_synth
+seed=0
+num_train_speakers=16
+utts_per_speaker=24
+help_message="Usage: $0 [--nj N] [--corpus_dir DIR] [--seed N] [--num_train_speakers N] [--utts_per_speaker N]"
+. ../../TEMPLATE/utils/parse_options.sh
+
+log "synthesising the corpus in ${corpus_dir} (seed ${seed})"
+python -m espnet_trinet.bin.make_synth_corpus --output_dir "${corpus_dir}" --seed "${seed}" \
+    --num_train_speakers "${num_train_speakers}" --utts_per_speaker "${utts_per_speaker}" --nj "${nj}"
+log "LibriSpeech-style data preparation"
+python -m espnet_trinet.bin.prepare_librispeech --corpus_dir "${corpus_dir}" \
+    --subsets train dev test --output_dir data

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The embedded default recipe: a synthetic espeak-ng corpus and tiny configs that
+# run on a 2-core CPU. All stage logic is in ../../TEMPLATE/trinet1/trinet.sh.
+set -euo pipefail
+cd "$(dirname "$0")"
+. ./path.sh
+. ./cmd.sh
+
+../../TEMPLATE/trinet1/trinet.sh \
+    --ssl_train_set train \
+    --valid_set dev \
+    --test_sets "test" \
+    --nj 2 \
+    --min_sec 0.5 --max_sec 12 \
+    --data2vec_config conf/pretrain_data2vec_tiny.yaml \
+    "$@"
