@@ -60,3 +60,23 @@ def test_missing_teacher_file_fails_naming_it(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="asr_model_file.*nothing.pth"):
         OnlineFrozenTargets(asr_train_config=None, asr_model_file=str(tmp_path / "nothing.pth"))
+
+
+def test_teacher_loads_from_a_packed_zip(asr_teacher, audio_dirs, tmp_path):
+    from espnet2.main_funcs.pack_funcs import pack
+
+    from espnet_trinet.teachers.frozen_targets import OnlineFrozenTargets
+
+    zip_path = tmp_path / "teacher.zip"
+    pack(
+        files=dict(asr_model_file=asr_teacher),
+        yaml_files=dict(asr_train_config=asr_teacher.parent / "config.yaml"),
+        outpath=zip_path,
+    )
+    from_zip = OnlineFrozenTargets(asr_model_zip=str(zip_path), projector="random")
+    from_dir = OnlineFrozenTargets(asr_model_file=str(asr_teacher), projector="random")
+    speech, lengths = load_batch(audio_dirs[0], 2)
+    ids_zip, lens_zip = from_zip(speech, lengths)
+    ids_dir, lens_dir = from_dir(speech, lengths)
+    assert torch.equal(ids_zip, ids_dir) and torch.equal(lens_zip, lens_dir)
+    assert (tmp_path / "teacher").is_dir()  # unpacked once next to the zip
