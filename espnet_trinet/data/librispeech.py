@@ -9,12 +9,12 @@ default, so speaker ids are prefixes of utterance ids.
 
 import logging
 import re
-import shutil
 from pathlib import Path
 from typing import Dict, List
 
-from espnet_trinet.data.datadir.kaldi_files import DataDirError, PathLike, utt2spk_to_spk2utt, write_map, write_spk2utt
-from espnet_trinet.data.datadir.validate import DataDirSummary, validate_data_dir
+from espnet_trinet.data.datadir.kaldi_files import DataDirError, PathLike
+from espnet_trinet.data.datadir.validate import DataDirSummary
+from espnet_trinet.data.datadir.write import write_data_dir
 
 UTT_ID = re.compile(r"^(?P<reader>[^-\s]+)-(?P<chapter>[^-\s]+)-(?P<index>\d+)$")
 
@@ -125,17 +125,7 @@ def prepare_librispeech(
         spk2gender = {}
 
     out = Path(output_dir)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_map(tmp / "wav.scp", wav)
-    write_map(tmp / "text", text)
-    write_map(tmp / "utt2spk", utt2spk)
-    write_spk2utt(tmp / "spk2utt", utt2spk_to_spk2utt(utt2spk))
-    if spk2gender:
-        write_map(tmp / "spk2gender", spk2gender)
-    summary = validate_data_dir(tmp)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    summary = write_data_dir(out, wav, text, utt2spk, spk2gender)
     logging.info(
         "%s/%s -> %s: %d utterances, %d speakers", corpus_dir, subset, out, summary.num_utts, summary.num_speakers
     )

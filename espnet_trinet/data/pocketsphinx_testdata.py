@@ -7,12 +7,12 @@ format ``<s> words </s> (fileid)``.
 
 import logging
 import re
-import shutil
 from pathlib import Path
 from typing import Dict
 
-from espnet_trinet.data.datadir.kaldi_files import PathLike, utt2spk_to_spk2utt, write_map, write_spk2utt
-from espnet_trinet.data.datadir.validate import DataDirSummary, validate_data_dir
+from espnet_trinet.data.datadir.kaldi_files import PathLike
+from espnet_trinet.data.datadir.validate import DataDirSummary
+from espnet_trinet.data.datadir.write import write_data_dir
 from espnet_trinet.data.text_norm import normalize_transcript
 
 DEFAULT_ROOT = Path("/usr/share/pocketsphinx/test/data")
@@ -54,14 +54,6 @@ def prepare_pocketsphinx_testdata(output_dir: PathLike, data_root: PathLike = DE
             text[utt] = words
             utt2spk[utt] = name
     out = Path(output_dir)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_map(tmp / "wav.scp", wav)
-    write_map(tmp / "text", text)
-    write_map(tmp / "utt2spk", utt2spk)
-    write_spk2utt(tmp / "spk2utt", utt2spk_to_spk2utt(utt2spk))
-    summary = validate_data_dir(tmp)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    summary = write_data_dir(out, wav, text, utt2spk)
     logging.info("pocketsphinx test data -> %s: %d utterances", out, summary.num_utts)
     return summary

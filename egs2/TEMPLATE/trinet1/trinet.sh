@@ -68,7 +68,7 @@ fi
 all_sets="${ssl_train_set} ${valid_set} ${test_sets}"
 mkdir -p "${expdir}"
 
-# done_or_run <marker> <description>: returns 1 (skip) when the marker exists.
+# needs_run <marker> <description>: returns 1 (skip) when the marker exists.
 needs_run() {
     if [ -f "$1" ]; then
         log "skip: $2 is done ($1)"
