@@ -46,6 +46,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mem", help="memory per job, e.g. 4G")
     parser.add_argument("--gpu", type=int, help="GPUs per job")
     parser.add_argument("--time", help="time limit per job, e.g. 2:00:00")
+    parser.add_argument("--num_nodes", "--num-nodes", type=int, dest="num_nodes",
+                        help="nodes per job (Slurm; espnet2.bin.launch sets it for multi-node training)")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="[JOB=1:N] LOG [--] COMMAND ...")
     return parser
@@ -78,7 +80,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         jobs, log, words = split_rest(args.rest, args.nj)
     except ValueError as err:
         parser.error(str(err))
-    resources = Resources(args.num_threads, args.mem, args.gpu, args.time, shlex.split(args.slurm_opts))
+    resources = Resources(
+        args.num_threads, args.mem, args.gpu, args.time, args.num_nodes, shlex.split(args.slurm_opts)
+    )
     try:
         run_jobs(command_string(words), log, jobs, args.backend, args.max_parallel, resources)
     except (JobsFailed, SlurmError, ValueError) as err:

@@ -34,6 +34,7 @@ class Resources:
     mem: Optional[str] = None
     gpu: Optional[int] = None
     time: Optional[str] = None
+    num_nodes: Optional[int] = None  # >1: one task per node (espnet2.bin.launch runs srun inside)
     extra: Sequence[str] = field(default_factory=list)
 
 
@@ -62,7 +63,9 @@ def run_jobs(
     if backend == "local":
         codes = run_local(command, log_pattern, jobs, max_parallel)
     elif backend == "slurm":
-        options = resource_options(resources.num_threads, resources.mem, resources.gpu, resources.time)
+        options = resource_options(
+            resources.num_threads, resources.mem, resources.gpu, resources.time, resources.num_nodes
+        )
         codes = run_slurm(command, log_pattern, jobs, max_parallel, [*options, *resources.extra])
     else:
         raise ValueError(f"unknown backend '{backend}'; choose from {BACKENDS}")

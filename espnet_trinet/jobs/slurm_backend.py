@@ -21,7 +21,11 @@ class SlurmError(RuntimeError):
 
 
 def resource_options(
-    num_threads: Optional[int], mem: Optional[str], gpu: Optional[int], time: Optional[str]
+    num_threads: Optional[int],
+    mem: Optional[str],
+    gpu: Optional[int],
+    time: Optional[str],
+    num_nodes: Optional[int] = None,
 ) -> List[str]:
     """sbatch options for the generic resource flags of the job runner."""
     options = []
@@ -33,6 +37,8 @@ def resource_options(
         options.append(f"--gres=gpu:{gpu}")
     if time:
         options.append(f"--time={time}")
+    if num_nodes and num_nodes > 1:
+        options += [f"--nodes={num_nodes}", "--ntasks-per-node=1"]
     return options
 
 

@@ -47,6 +47,9 @@ class OnlineFrozenTargets(AbsFrozenTargets):
         num_classes: C of the random projection.
         seed: seed of the random projection.
         temperature: softmax temperature of the "ctc" projector.
+        output_dim: optional check: the C (or D_t) the config expects; a teacher with
+            another size fails here, before training, instead of in the first loss.
+            It lets one config serve both online and offline targets.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class OnlineFrozenTargets(AbsFrozenTargets):
         num_classes: int = 32,
         seed: int = 0,
         temperature: float = 1.0,
+        output_dim: Optional[int] = None,
     ):
         super().__init__()
         config, model_file = resolve_asr_files(asr_train_config, asr_model_file, asr_model_zip)
@@ -75,6 +79,11 @@ class OnlineFrozenTargets(AbsFrozenTargets):
         )
         self.kind = self.projector.kind
         self.output_dim = self.projector.output_dim
+        if output_dim is not None and output_dim != self.output_dim:
+            raise ValueError(
+                f"frozen_teacher_conf.output_dim is {output_dim}, but the teacher {model_file} with projector "
+                f"'{projector}' gives {self.output_dim}; set output_dim: {self.output_dim} (or drop it)"
+            )
 
     @torch.no_grad()
     def forward(self, speech, speech_lengths, frozen_targets=None, frozen_targets_lengths=None):

@@ -13,7 +13,7 @@ dump complete; its ``output_dim`` and ``projector`` go into the pretraining conf
 import logging
 import os
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Sequence, Tuple, Union
 
 import kaldiio
 import numpy as np
@@ -170,3 +170,49 @@ def _utterance_lengths(data_dir: Path, reader) -> Dict[str, int]:
             return {k: lengths[k] for k in reader.keys()}
         logging.warning(f"{path} lacks {len(missing)} utterances; reading lengths from audio")
     return {key: reader[key][1].shape[0] for key in reader.keys()}
+
+
+# Keys of targets_info.yaml that every part of a split dump must agree on.
+_SHARED_INFO = ("projector", "kind", "output_dim", "dtype", "teacher_config", "teacher_model")
+
+
+def merge_target_dumps(part_dirs: Sequence[Union[str, Path]], output_dir: Union[str, Path]) -> dict:
+    """Joins the dumps of the parts of a split data dir (parallel dump jobs) into one.
+
+    The parts' arks stay where they are; ``output_dir/targets.scp`` points into them and
+    ``targets_info.yaml`` (written last, the done marker) sums their counts.
+
+    Raises:
+        FileNotFoundError: a part has no ``targets_info.yaml`` (its dump did not finish).
+        ValueError: the parts were dumped with different teachers or projectors.
+    """
+    output_dir = Path(output_dir)
+    infos = []
+    for part in map(Path, part_dirs):
+        info_path = part / INFO_FILE
+        if not info_path.is_file():
+            raise FileNotFoundError(f"{info_path} is missing: the dump of {part} did not finish; run it again")
+        infos.append(yaml.safe_load(info_path.read_text(encoding="utf-8")))
+    if not infos:
+        raise ValueError("no parts to merge")
+    for key in _SHARED_INFO:
+        values = {str(info[key]) for info in infos}
+        if len(values) > 1:
+            raise ValueError(f"the parts disagree on {key}: {sorted(values)}; dump them again with one teacher")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for part in map(Path, part_dirs):
+        lines += (part / "targets.scp").read_text(encoding="utf-8").splitlines()
+    keys = [line.split(maxsplit=1)[0] for line in lines]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"the parts of {output_dir} share utterance ids; split the data dir without overlap")
+    (output_dir / "targets.scp").write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
+    merged = {key: infos[0][key] for key in _SHARED_INFO}
+    merged.update(
+        num_utterances=sum(int(info["num_utterances"]) for info in infos),
+        bytes=sum(int(info["bytes"]) for info in infos),
+        parts=[str(p) for p in part_dirs],
+    )
+    with open(output_dir / INFO_FILE, "w", encoding="utf-8") as f:
+        yaml.safe_dump(merged, f, sort_keys=False)
+    return merged

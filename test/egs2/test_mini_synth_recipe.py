@@ -1,13 +1,19 @@
-"""The mini_synth recipe through the stages built so far (1-7), on a very small corpus."""
+"""The mini_synth recipe, stages 1-12, on a very small corpus with one- or two-epoch budgets."""
 
 import os
+import re
 import shutil
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from trinet_testing import REPO
+
+TINY = "--max_epoch 2 --batch_bins 200000"
 
 
 @pytest.fixture(scope="module")
@@ -19,34 +25,122 @@ def recipe(tmp_path_factory):
     os.symlink(REPO / "tools", root / "tools")
     src = REPO / "egs2" / "mini_synth" / "trinet1"
     dst = root / "egs2" / "mini_synth" / "trinet1"
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("data", "dump", "exp", "db"))
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("data", "dump", "exp", "db", "RESULTS.md"))
     return dst
 
 
 def run(recipe, *args):
-    return subprocess.run(["./run.sh", *args], cwd=recipe, capture_output=True, text=True, timeout=900)
+    return subprocess.run(["./run.sh", *args], cwd=recipe, capture_output=True, text=True, timeout=1500)
 
 
-@pytest.mark.slow
-def test_stages_1_to_7_make_their_artifacts_and_rerun_skips(recipe):
+@pytest.fixture(scope="module")
+def finished(recipe):
+    """Runs ./run.sh (stages 1-12) once on 24 training utterances; returns the result."""
     result = run(
         recipe,
         "--local_data_opts", "--num_train_speakers 4 --utts_per_speaker 6",
-        "--data2vec_args", "--max_epoch 2 --batch_bins 200000",
+        "--data2vec_args", TINY, "--trinet_args", TINY, "--asr_args", TINY,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for dset in ("train", "dev", "test"):
-        assert (recipe / "data" / dset / "wav.scp").exists()
-        assert (recipe / "dump" / "raw" / dset / "utt2num_samples").exists()
-    assert len((recipe / "data" / "train" / "wav.scp").read_text().splitlines()) == 24
-    assert (recipe / "exp" / "ssl_stats_16000" / "train" / "feats_stats.npz").exists()
-    ssl = recipe / "exp" / "ssl_data2vec"
-    assert (ssl / "2epoch.pth").exists() and (ssl / "config.yaml").exists()
-    assert "2epoch results" in (ssl / "train.log").read_text()
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    return result
 
+
+def in_fresh_process(cwd, code):
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_data_stages_write_valid_data_dirs(recipe, finished):
+    assert len((recipe / "data" / "train" / "wav.scp").read_text().splitlines()) == 24
+    for dset in ("train", "dev", "test"):
+        for kind in ("data", "dump/raw"):
+            check = subprocess.run([sys.executable, "-m", "espnet_trinet.bin.datadir", "validate",
+                                    str(recipe / kind / dset)], capture_output=True, text=True)
+            assert check.returncode == 0, check.stderr
+        assert (recipe / "dump" / "raw" / dset / "utt2num_samples").exists()
+    tokens = (recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split()
+    assert tokens[:3] == ["<blank>", "<unk>", "<space>"] and tokens[-1] == "<sos/eos>"
+
+
+@pytest.mark.slow
+def test_training_stages_write_checkpoints_and_trinet_uses_the_offline_teacher(recipe, finished):
+    exp = recipe / "exp"
+    assert (exp / "ssl_stats_16000" / "train" / "feats_stats.npz").exists()
+    for ssl in ("ssl_data2vec", "ssl_trinet"):
+        assert (exp / ssl / "2epoch.pth").exists() and (exp / ssl / "valid.loss.ave.pth").exists()
+        assert "2epoch results" in (exp / ssl / "train.log").read_text()
+    for asr in ("asr_scratch", "asr_data2vec", "asr_trinet"):
+        assert (exp / asr / "valid.cer_ctc.ave.pth").exists(), asr
+    # The data2vec and TriNet fine-tunings start from their SSL encoders, the scratch one does not.
+    assert "--init_param exp/ssl_data2vec/valid.loss.ave.pth:encoder:encoder" in (exp / "asr_data2vec" / "train.log").read_text()
+    assert "--init_param exp/ssl_trinet/valid.loss.ave.pth:encoder:encoder" in (exp / "asr_trinet" / "train.log").read_text()
+    assert "--init_param" not in (exp / "asr_scratch" / "train.log").read_text()
+
+    vocab = len((recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split())
+    info = yaml.safe_load((recipe / "dump" / "frozen_targets_ctc" / "train" / "targets_info.yaml").read_text())
+    assert info["output_dim"] == vocab and info["num_utterances"] == 24
+    assert info["teacher_model"].endswith("asr_data2vec/valid.cer_ctc.ave.pth")
+    config = yaml.safe_load((exp / "ssl_trinet" / "config.yaml").read_text())
+    assert config["frozen_teacher"] == "offline"
+    assert config["frozen_teacher_conf"] == {"projector": "ctc", "output_dim": vocab}
+    assert "loss_regul" in (exp / "ssl_trinet" / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_decoding_scoring_and_results(recipe, finished):
+    refs = (recipe / "dump" / "raw" / "test" / "text").read_text().splitlines()
+    for asr in ("asr_scratch", "asr_data2vec", "asr_trinet"):
+        decode = recipe / "exp" / asr / "decode_decode_ctc_greedy_valid.cer_ctc.ave" / "test"
+        hyps = (decode / "text").read_text().splitlines()
+        assert [h.split()[0] for h in hyps] == [r.split()[0] for r in refs]
+        assert re.match(r"WER \d+\.\d\d %", (decode / "score_wer" / "result.txt").read_text())
+    results = (recipe / "RESULTS.md").read_text()
+    assert "./run.sh --local_data_opts" in results
+    for name in ("no pretraining", "data2vec", "TriNet (ctc)"):
+        assert re.search(rf"\| {re.escape(name)} \| \d+\.\d \(\d+/\d+/\d+ of \d+\) \|", results), results
+
+
+@pytest.mark.slow
+def test_packed_models_load_in_a_fresh_process(recipe, finished, tmp_path):
+    exp = recipe / "exp"
+    asr_zip = exp / "asr_trinet" / "asr_trinet_valid.cer_ctc.ave.zip"
+    wav = next((recipe / "db").rglob("*.flac"))
+    out = in_fresh_process(tmp_path, f"""
+        import soundfile
+        from espnet2.bin.asr_inference import Speech2Text
+        from espnet2.main_funcs.pack_funcs import unpack
+        speech2text = Speech2Text(**unpack("{asr_zip}", "unpacked_asr"))
+        audio, fs = soundfile.read("{wav}")
+        text = speech2text(audio)[0][0]
+        print("HYP", repr(text), type(text).__name__)
+    """)
+    assert "HYP" in out and "str" in out
+    for tag in ("data2vec", "trinet"):
+        ssl_zip = exp / f"ssl_{tag}" / f"ssl_{tag}_valid.loss.ave.zip"
+        out = in_fresh_process(tmp_path, f"""
+            from espnet2.main_funcs.pack_funcs import unpack
+            from espnet_trinet.tasks.trinet import TriNetTask
+            files = unpack("{ssl_zip}", "unpacked_{tag}")
+            model, args = TriNetTask.build_model_from_file(files["ssl_train_config"], files["ssl_model_file"])
+            print("ENCODER", sum(p.numel() for p in model.encoder.parameters()))
+        """)
+        assert re.search(r"ENCODER \d+", out)
+    for asr in ("asr_scratch", "asr_data2vec"):
+        assert (exp / asr / f"{asr}_valid.cer_ctc.ave.zip").stat().st_size > 100_000
+
+
+@pytest.mark.slow
+def test_rerun_skips_every_finished_stage(recipe, finished):
+    logs = sorted((recipe / "exp").glob("*/train.log"))
+    before = {p: p.stat().st_mtime for p in logs}
     again = run(recipe)
-    assert again.returncode == 0
-    assert again.stdout.count("skip:") >= 6, again.stdout
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "Stage 12" in again.stdout and "asr_train" not in again.stdout
+    assert {p: p.stat().st_mtime for p in logs} == before
+    assert again.stdout.count("skip:") >= 15, again.stdout
 
 
 def test_unknown_option_and_missing_value_fail(recipe):
@@ -54,3 +148,5 @@ def test_unknown_option_and_missing_value_fail(recipe):
     assert bad.returncode != 0 and "unknown option --no_such_option" in bad.stderr
     assert "needs a value" in run(recipe, "--stage").stderr
     assert "Usage:" in run(recipe, "--help").stdout
+    asr_help = subprocess.run(["bash", str(REPO / "egs2/TEMPLATE/asr1/asr.sh"), "--help"], capture_output=True, text=True)
+    assert "--pretrained_model" in asr_help.stdout and "--inference_asr_model" in asr_help.stdout

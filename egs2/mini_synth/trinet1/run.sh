@@ -10,7 +10,13 @@ cd "$(dirname "$0")"
     --ssl_train_set train \
     --valid_set dev \
     --test_sets "test" \
-    --nj 2 \
+    --nj 2 --inference_nj 2 \
     --min_sec 0.5 --max_sec 12 \
+    --token_type char \
     --data2vec_config conf/pretrain_data2vec_tiny.yaml \
+    --asr_config conf/finetune_ctc_tiny.yaml \
+    --trinet_config conf/pretrain_trinet_tiny.yaml \
+    --inference_config conf/decode_ctc_greedy.yaml \
+    --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" --decode_cmd "${decode_cmd}" \
+    --recipe_command "./run.sh $*" \
     "$@"

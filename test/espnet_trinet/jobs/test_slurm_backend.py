@@ -85,3 +85,8 @@ def test_resource_options():
         "--gres=gpu:2",
         "--time=1:00:00",
     ]
+
+
+def test_multi_node_jobs_ask_for_one_task_per_node():
+    assert resource_options(None, None, 8, None, num_nodes=2) == ["--gres=gpu:8", "--nodes=2", "--ntasks-per-node=1"]
+    assert resource_options(None, None, None, None, num_nodes=1) == []

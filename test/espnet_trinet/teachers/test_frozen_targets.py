@@ -80,3 +80,11 @@ def test_teacher_loads_from_a_packed_zip(asr_teacher, audio_dirs, tmp_path):
     ids_dir, lens_dir = from_dir(speech, lengths)
     assert torch.equal(ids_zip, ids_dir) and torch.equal(lens_zip, lens_dir)
     assert (tmp_path / "teacher").is_dir()  # unpacked once next to the zip
+
+
+def test_online_teacher_checks_the_configured_output_dim(asr_teacher):
+    model, _ = build_trinet(asr_teacher, "ctc")
+    vocab = model.frozen_targets.output_dim
+    build_trinet(asr_teacher, "ctc", output_dim=vocab)  # the same size is accepted
+    with pytest.raises(ValueError, match=f"output_dim is {vocab + 1}.*gives {vocab}"):
+        build_trinet(asr_teacher, "ctc", output_dim=vocab + 1)

@@ -1,12 +1,15 @@
+import shutil
+
 import kaldiio
 import numpy as np
 import pytest
 import torch
 import yaml
 
+from espnet_trinet.bin.datadir import main as datadir_main
 from espnet_trinet.bin.dump_frozen_targets import main as dump_main
 from espnet_trinet.tasks.trinet import TriNetTask
-from espnet_trinet.teachers.offline_dump import read_finished_keys
+from espnet_trinet.teachers.offline_dump import merge_target_dumps, read_finished_keys
 from trinet_testing import MINI_CONF, load_batch, namespace_from_config
 
 
@@ -88,3 +91,27 @@ def test_wrong_sampling_rate_names_the_utterance(asr_teacher, tmp_path):
     (d / "wav.scp").write_text(f"uttA {d / 'a.wav'}\n")
     with pytest.raises(ValueError, match="uttA.*8000 Hz"):
         dump_main(["--data_dir", str(d), "--output_dir", str(tmp_path / "o"), "--asr_model_file", str(asr_teacher)])
+
+
+def test_parallel_part_dumps_merge_into_one(asr_teacher, audio_dirs, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(audio_dirs[0], data)
+    keys = [line.split()[0] for line in (data / "wav.scp").read_text().splitlines()]
+    (data / "utt2spk").write_text("".join(f"{k} {k}\n" for k in keys))
+    assert datadir_main(["split", "--per_utt", str(data), "2"]) == 0
+    parts = [tmp_path / "t" / str(n) for n in (1, 2)]
+    for n, part in zip((1, 2), parts):
+        dump_main(["--data_dir", str(data / "split2utt" / str(n)), "--output_dir", str(part),
+                   "--asr_model_file", str(asr_teacher), "--projector", "random", "--num_classes", "32"])
+    info = merge_target_dumps(parts, tmp_path / "merged")
+    merged = kaldiio.load_scp(str(tmp_path / "merged" / "targets.scp"))
+    assert sorted(merged.keys()) == sorted(keys) and info["num_utterances"] == len(keys)
+    whole = tmp_path / "whole"
+    dump_main(["--data_dir", str(data), "--output_dir", str(whole), "--asr_model_file", str(asr_teacher),
+               "--projector", "random", "--num_classes", "32"])
+    for key, ids in kaldiio.load_scp(str(whole / "targets.scp")).items():
+        np.testing.assert_array_equal(merged[key], ids)
+
+    (parts[1] / "targets_info.yaml").unlink()  # an unfinished part
+    with pytest.raises(FileNotFoundError, match="did not finish"):
+        merge_target_dumps(parts, tmp_path / "merged2")

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# LibriSpeech, as in the TriNet paper: pretraining on the 960 h training sets, CTC
+# fine-tuning on train-clean-100, greedy CTC scoring on dev/test clean and other,
+# base-size conformer configs for GPUs. All stage logic is in
+# ../../TEMPLATE/trinet1/trinet.sh; see its --help.
+#   ./run.sh --librispeech_dir /data/LibriSpeech --ngpu 8
+# Without --librispeech_dir, stage 1 downloads the corpus (about 60 GB) when the
+# network allows it.
+set -euo pipefail
+cd "$(dirname "$0")"
+. ./path.sh
+. ./cmd.sh
+
+# The one option of this recipe; everything else goes to trinet.sh.
+librispeech_dir=
+args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --librispeech_dir) [ $# -ge 2 ] || { echo "$0: --librispeech_dir needs a value" >&2; exit 1; }
+                           librispeech_dir=$(cd "$2" && pwd); shift 2 ;;
+        --librispeech_dir=*) librispeech_dir=$(cd "${1#*=}" && pwd); shift ;;
+        *) args+=("$1"); shift ;;
+    esac
+done
+local_data_opts="--nj 8"
+[ -n "${librispeech_dir}" ] && local_data_opts+=" --librispeech_dir ${librispeech_dir}"
+
+../../TEMPLATE/trinet1/trinet.sh \
+    --ssl_train_set train_960 \
+    --asr_train_set train_clean_100 \
+    --valid_set dev_clean \
+    --test_sets "dev_clean dev_other test_clean test_other" \
+    --local_data_opts "${local_data_opts}" \
+    --nj 32 --inference_nj 32 \
+    --ngpu 8 \
+    --min_sec 1.0 --max_sec 20 \
+    --token_type char \
+    --data2vec_config conf/pretrain_data2vec_base.yaml \
+    --asr_config conf/finetune_ctc_base.yaml \
+    --trinet_config conf/pretrain_trinet_base.yaml \
+    --inference_config conf/decode_ctc_greedy.yaml \
+    --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" --decode_cmd "${decode_cmd}" \
+    --recipe_command "./run.sh ${args[*]:-}" \
+    "${args[@]}"

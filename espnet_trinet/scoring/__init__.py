@@ -1,0 +1,1 @@
+"""Scoring of recognition output: word and character error rates, results tables."""
