@@ -38,7 +38,7 @@ def finished(recipe):
     """Runs ./run.sh (stages 1-12) once on 24 training utterances; returns the result."""
     result = run(
         recipe,
-        "--local_data_opts", "--num_train_speakers 4 --utts_per_speaker 6",
+        "--local_data_opts", "--num_train_speakers 4 --utts_per_speaker 6 --num_labelled 12",
         "--data2vec_args", TINY, "--trinet_args", TINY, "--asr_args", TINY,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
@@ -55,10 +55,13 @@ def in_fresh_process(cwd, code):
 @pytest.mark.slow
 def test_data_stages_write_valid_data_dirs(recipe, finished):
     assert len((recipe / "data" / "train" / "wav.scp").read_text().splitlines()) == 24
-    for dset in ("train", "dev", "test"):
+    labelled = (recipe / "data" / "train_labelled" / "wav.scp").read_text().splitlines()
+    assert len(labelled) == 12 and set(labelled) <= set((recipe / "data" / "train" / "wav.scp").read_text().splitlines())
+    for dset in ("train", "train_labelled", "dev", "test"):
         for kind in ("data", "dump/raw"):
-            check = subprocess.run([sys.executable, "-m", "espnet_trinet.bin.datadir", "validate",
-                                    str(recipe / kind / dset)], capture_output=True, text=True)
+            # wav.scp paths are relative to the recipe folder, as in ESPnet.
+            check = subprocess.run([sys.executable, "-m", "espnet_trinet.bin.datadir", "validate", f"{kind}/{dset}"],
+                                   cwd=recipe, capture_output=True, text=True)
             assert check.returncode == 0, check.stderr
         assert (recipe / "dump" / "raw" / dset / "utt2num_samples").exists()
     tokens = (recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split()
@@ -93,7 +96,7 @@ def test_training_stages_write_checkpoints_and_trinet_uses_the_offline_teacher(r
 def test_decoding_scoring_and_results(recipe, finished):
     refs = (recipe / "dump" / "raw" / "test" / "text").read_text().splitlines()
     for asr in ("asr_scratch", "asr_data2vec", "asr_trinet"):
-        decode = recipe / "exp" / asr / "decode_decode_ctc_greedy_valid.cer_ctc.ave" / "test"
+        decode = recipe / "exp" / asr / "decode_ctc_greedy_asr_model_valid.cer_ctc.ave" / "test"
         hyps = (decode / "text").read_text().splitlines()
         assert [h.split()[0] for h in hyps] == [r.split()[0] for r in refs]
         assert re.match(r"WER \d+\.\d\d %", (decode / "score_wer" / "result.txt").read_text())

@@ -46,7 +46,7 @@ ignore_init_mismatch=false
 feats_normalize=global_mvn  # global_mvn (stats from stage 10) or utterance_mvn
 inference_config=       # decoding config (greedy CTC: beam_size 1, ctc_weight 1)
 inference_args=         # extra options for espnet2.bin.asr_inference
-inference_tag=          # decode dir name (default: decode_<config name>_<model name>)
+inference_tag=          # decode dir name (default: <config name>_asr_model_<checkpoint>, as ESPnet)
 inference_asr_model=valid.cer_ctc.ave.pth  # which checkpoint of ${asr_exp} to decode and pack
 
 help_message=$(cat << EOF
@@ -107,7 +107,7 @@ if [ -z "${asr_exp}" ]; then
     asr_exp="${expdir}/asr_${asr_tag}"
 fi
 if [ -z "${inference_tag}" ]; then
-    inference_tag="decode_$(basename "${inference_config:-default}" .yaml)_${inference_asr_model%.pth}"
+    inference_tag="$(basename "${inference_config:-decode}" .yaml)_asr_model_${inference_asr_model%.pth}"
 fi
 
 # Data options shared by collect stats and training.

@@ -115,7 +115,7 @@ asr_train_set=${asr_train_set:-${ssl_train_set}}
 unique_sets() { echo "$@" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' '; }
 all_sets=$(unique_sets ${ssl_train_set} ${asr_train_set} ${valid_set} ${test_sets})
 ssl_stats_dir="${expdir}/ssl_stats_${fs}"
-inference_tag="decode_$(basename "${inference_config:-default}" .yaml)_${inference_asr_model%.pth}"
+inference_tag="$(basename "${inference_config:-decode}" .yaml)_asr_model_${inference_asr_model%.pth}"
 asr_models="data2vec trinet"
 [ "${scratch_baseline}" = true ] && asr_models="scratch ${asr_models}"
 mkdir -p "${expdir}"

@@ -10,6 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
 . ./cmd.sh
+# The command line, for RESULTS.md.
+recipe_command="./run.sh"
+[ $# -gt 0 ] && recipe_command+=$(printf ' %q' "$@")
 
 # The one option of this recipe; everything else goes to trinet.sh.
 librispeech_dir=
@@ -40,5 +43,5 @@ local_data_opts="--nj 8"
     --trinet_config conf/pretrain_trinet_base.yaml \
     --inference_config conf/decode_ctc_greedy.yaml \
     --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" --decode_cmd "${decode_cmd}" \
-    --recipe_command "./run.sh ${args[*]:-}" \
+    --recipe_command "${recipe_command}" \
     "${args[@]}"

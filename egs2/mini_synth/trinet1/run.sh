@@ -5,9 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
 . ./cmd.sh
+# The command line, for RESULTS.md.
+recipe_command="./run.sh"
+[ $# -gt 0 ] && recipe_command+=$(printf ' %q' "$@")
 
 ../../TEMPLATE/trinet1/trinet.sh \
     --ssl_train_set train \
+    --asr_train_set train_labelled \
     --valid_set dev \
     --test_sets "test" \
     --nj 2 --inference_nj 2 \
@@ -18,5 +22,5 @@ cd "$(dirname "$0")"
     --trinet_config conf/pretrain_trinet_tiny.yaml \
     --inference_config conf/decode_ctc_greedy.yaml \
     --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" --decode_cmd "${decode_cmd}" \
-    --recipe_command "./run.sh $*" \
+    --recipe_command "${recipe_command}" \
     "$@"

@@ -9,7 +9,8 @@ corpus_dir=db/mini_synth
 seed=0
 num_train_speakers=16
 utts_per_speaker=24
-help_message="Usage: $0 [--nj N] [--corpus_dir DIR] [--seed N] [--num_train_speakers N] [--utts_per_speaker N]"
+num_labelled=96         # the labelled fine-tuning subset of train (as train-clean-100 is of the 960 h)
+help_message="Usage: $0 [--nj N] [--corpus_dir DIR] [--seed N] [--num_train_speakers N] [--utts_per_speaker N] [--num_labelled N]"
 . ../../TEMPLATE/utils/parse_options.sh
 
 log "synthesising the corpus in ${corpus_dir} (seed ${seed})"
@@ -18,3 +19,6 @@ python -m espnet_trinet.bin.make_synth_corpus --output_dir "${corpus_dir}" --see
 log "LibriSpeech-style data preparation"
 python -m espnet_trinet.bin.prepare_librispeech --corpus_dir "${corpus_dir}" \
     --subsets train dev test --output_dir data
+log "labelled fine-tuning subset: ${num_labelled} random utterances of train -> data/train_labelled"
+python -m espnet_trinet.bin.datadir filter --in_dir data/train --out_dir data/train_labelled \
+    --num_random "${num_labelled}" --seed "${seed}"
