@@ -17,6 +17,8 @@ from trinet_testing import MINI_CONF, REPO, epoch_stats, train_args
 
 DATA2VEC = MINI_CONF / "pretrain_data2vec_tiny.yaml"
 TRINET = MINI_CONF / "pretrain_trinet_tiny.yaml"
+_EMA = yaml.safe_load(DATA2VEC.read_text())["model_conf"]
+EMA_SCHEDULE = (_EMA["ema_decay_start"], _EMA["ema_decay_end"], _EMA["ema_anneal_updates"])
 
 
 def _train(conf, out, audio_dirs, *extra):
@@ -33,7 +35,7 @@ def test_data2vec_loss_goes_down(audio_dirs, tmp_path):
     model = torch.load(tmp_path / "d2v" / "checkpoint.pth", weights_only=False)["model"]
     assert int(model["num_updates"]) == 16
     # epoch 8's two forward passes come after updates 14 and 15; the log holds their mean
-    expected = (ema_decay(14, 0.999, 0.9999, 2000) + ema_decay(15, 0.999, 0.9999, 2000)) / 2
+    expected = (ema_decay(14, *EMA_SCHEDULE) + ema_decay(15, *EMA_SCHEDULE)) / 2
     assert stats[8]["ema_decay"] == pytest.approx(expected, abs=2e-7)
 
 
@@ -69,7 +71,7 @@ def test_resume_continues_steps_and_ema_schedule(audio_dirs, tmp_path):
     resumed = torch.load(tmp_path / "resumed" / "checkpoint.pth", weights_only=False)["model"]
     # 2 batches per epoch, accum_grad 2 -> 1 optimizer update per epoch
     assert int(resumed["num_updates"]) == int(straight["num_updates"]) == 4
-    assert stats[4]["ema_decay"] == pytest.approx(ema_decay(3, 0.999, 0.9999, 2000), abs=2e-7)
+    assert stats[4]["ema_decay"] == pytest.approx(ema_decay(3, *EMA_SCHEDULE), abs=2e-7)
     for key, value in straight.items():
         assert torch.allclose(value.float(), resumed[key].float(), atol=1e-5), key
 
