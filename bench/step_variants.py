@@ -1,0 +1,215 @@
+"""The training steps the throughput benchmark compares, built at one encoder size.
+
+Each variant is (model, optimizer, batch): one call of ``train_step`` is forward +
+backward + optimizer step, and for our task the EMA teacher update, which runs in the
+optimizer's step-post hook exactly as in training.
+
+- ``espnet_hubert``: ESPnet's own SSL task (espnet2.tasks.ssl) with its HuBERT loss,
+  the peer users have today. Its model masks before the encoder, so its conformer has no
+  subsampling; a wav2vec CNN frontend with one extra stride-2 layer (640 samples, 40 ms)
+  gives it the same frame rate as ours (fbank 10 ms + 4x conv2d).
+- ``data2vec``: our task, no frozen teacher.
+- ``trinet_online``: TriNet, the frozen ASR teacher run in every step.
+- ``trinet_offline``: TriNet reading precomputed soft targets (as from the offline dump).
+"""
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONF = REPO / "egs2" / "mini_synth" / "trinet1" / "conf"
+VARIANTS = ("espnet_hubert", "data2vec", "trinet_online", "trinet_offline")
+NUM_TOKENS = 32  # the frozen teacher's CTC vocabulary (letters + specials)
+HUBERT_CLASSES = 500  # k-means units, as in HuBERT's second iteration
+
+
+@dataclass
+class EncoderSize:
+    """A conformer size; ``name`` labels the table rows."""
+
+    name: str
+    output_size: int
+    attention_heads: int
+    linear_units: int
+    num_blocks: int
+    cnn_module_kernel: int
+
+    def conformer_conf(self, input_layer: str = "conv2d") -> Dict:
+        return dict(
+            output_size=self.output_size,
+            attention_heads=self.attention_heads,
+            linear_units=self.linear_units,
+            num_blocks=self.num_blocks,
+            dropout_rate=0.1,
+            positional_dropout_rate=0.1,
+            attention_dropout_rate=0.1,
+            input_layer=input_layer,
+            normalize_before=True,
+            macaron_style=True,
+            rel_pos_type="latest",
+            pos_enc_layer_type="rel_pos",
+            selfattention_layer_type="rel_selfattn",
+            activation_type="swish",
+            use_cnn_module=True,
+            cnn_module_kernel=self.cnn_module_kernel,
+        )
+
+
+SIZES = {
+    "tiny": EncoderSize("tiny d96x4", 96, 4, 256, 4, 15),
+    "small": EncoderSize("small d256x6", 256, 4, 1024, 6, 15),
+    # The paper's base width (d 768, 16 heads, FFN 3072, kernel 31) with fewer blocks.
+    "base4": EncoderSize("base-width d768x4", 768, 16, 3072, 4, 31),
+    "base": EncoderSize("base d768x12", 768, 16, 3072, 12, 31),
+}
+
+
+@dataclass
+class StepVariant:
+    name: str
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    batch: Dict[str, torch.Tensor]
+    trainable_params: int
+
+    def train_step(self) -> float:
+        """One update; returns the loss."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, _, _ = self.model(**self.batch)
+        loss.backward()
+        self.optimizer.step()  # our task's EMA update runs in the step-post hook
+        return float(loss.detach())
+
+
+def _parse(task, config: Dict, tmp: Path, name: str):
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return task.get_parser().parse_args(["--config", str(path)])
+
+
+def _trinet_args(size: EncoderSize, conf_name: str, overrides: Dict, tmp: Path, name: str):
+    from espnet_trinet.tasks.trinet import TriNetTask
+
+    config = yaml.safe_load((TINY_CONF / conf_name).read_text())
+    config.update(normalize="utterance_mvn", normalize_conf={}, encoder_conf=size.conformer_conf(), **overrides)
+    config["model_conf"].pop("collapse_guard", None)  # random audio: the guard is not under test
+    # Targets: the top 2/3 of the blocks, as the paper's 8 of 12.
+    config["model_conf"]["target_top_k"] = max(1, (2 * size.num_blocks) // 3)
+    return _parse(TriNetTask, config, tmp, name)
+
+
+def _frozen_teacher(size: EncoderSize, tmp: Path) -> Path:
+    """A randomly initialised CTC model with the student's encoder, saved like an ESPnet experiment."""
+    from espnet2.tasks.asr import ASRTask
+
+    tokens = tmp / "tokens.txt"
+    tokens.write_text("\n".join(["<blank>", "<unk>", *[chr(65 + i) for i in range(NUM_TOKENS - 3)], "<sos/eos>"]))
+    config = yaml.safe_load((TINY_CONF / "finetune_ctc_tiny.yaml").read_text())
+    config.update(normalize="utterance_mvn", normalize_conf={}, encoder_conf=size.conformer_conf(),
+                  token_list=str(tokens), token_type="char", specaug=None, specaug_conf={})
+    args = _parse(ASRTask, config, tmp, "teacher")
+    model = ASRTask.build_model(args)
+    (tmp / "teacher").mkdir(exist_ok=True)
+    with open(tmp / "teacher" / "config.yaml", "w") as f:
+        yaml.safe_dump(vars(args), f)
+    model_file = tmp / "teacher" / "model.pth"
+    torch.save(model.state_dict(), model_file)
+    return model_file
+
+
+def _hubert_args(size: EncoderSize, tmp: Path):
+    from espnet2.tasks.ssl import SSLTask
+
+    tokens = tmp / "units.txt"
+    tokens.write_text("\n".join(str(i) for i in range(HUBERT_CLASSES)))
+    config = dict(
+        frontend="wav2vec_cnn",
+        frontend_conf=dict(
+            norm_mode="group_norm",
+            conv_mode="standard",
+            bias=False,
+            # wav2vec 2.0's 320-sample stride and one more stride-2 layer: 640 samples = 40 ms.
+            shapes=[[512, 10, 5], [512, 3, 2], [512, 3, 2], [512, 3, 2], [512, 3, 2], [512, 2, 2], [512, 2, 2],
+                    [512, 2, 2]],
+        ),
+        normalize=None,
+        preencoder="linear",
+        preencoder_conf=dict(input_size=512, output_size=size.output_size),
+        encoder="conformer",
+        encoder_conf=size.conformer_conf(input_layer=None),
+        loss=[dict(name="hubert", conf=dict(num_classes=HUBERT_CLASSES, final_dim=256))],
+        util=[dict(name="mask", conf=dict(mask_prob=0.65, mask_length=5))],
+        token_list=str(tokens),
+        token_type="word",
+        optim="adamw",
+        optim_conf=dict(lr=1e-4),
+    )
+    return SSLTask, _parse(SSLTask, config, tmp, "hubert")
+
+
+def build_variant(name: str, size: EncoderSize, speech: torch.Tensor, lengths: torch.Tensor,
+                  device: torch.device, tmp: Path) -> StepVariant:
+    """Builds one variant on ``device`` with its batch (the same audio for all).
+
+    Args:
+        speech: (B, S) float audio at 16 kHz; lengths: (B,).
+    """
+    from espnet_trinet.tasks.trinet import TriNetTask
+
+    torch.manual_seed(0)
+    batch = dict(speech=speech.to(device), speech_lengths=lengths.to(device))
+    if name == "espnet_hubert":
+        task, args = _hubert_args(size, tmp)
+        model = task.build_model(args).to(device)
+        # HuBERT's targets: one k-means unit per frame of the CNN frontend (40 ms).
+        with torch.no_grad():
+            _, frames = model.frontend(batch["speech"], batch["speech_lengths"])
+        text = torch.randint(0, HUBERT_CLASSES, (len(lengths), int(frames.max())),
+                             generator=torch.Generator().manual_seed(0))
+        batch.update(text=text.to(device), text_lengths=frames.to(device))
+    elif name == "data2vec":
+        task, args = TriNetTask, _trinet_args(size, "pretrain_data2vec_tiny.yaml", {}, tmp, name)
+        model = task.build_model(args).to(device)
+    elif name in ("trinet_online", "trinet_offline"):
+        teacher = tmp / "teacher" / "model.pth"
+        if not teacher.exists():
+            teacher = _frozen_teacher(size, tmp)
+        online = _trinet_args(size, "pretrain_trinet_tiny.yaml",
+                              dict(frozen_teacher="online",
+                                   frozen_teacher_conf=dict(asr_model_file=str(teacher), projector="ctc")), tmp, name)
+        task, args = TriNetTask, online
+        model = task.build_model(args).to(device)
+        if name == "trinet_offline":
+            # The same soft targets the dump would store, computed once here and fed as data.
+            with torch.no_grad():
+                targets, target_lengths = model.frozen_targets(batch["speech"], batch["speech_lengths"])
+            args.frozen_teacher = "offline"
+            args.frozen_teacher_conf = dict(projector="ctc", output_dim=int(targets.shape[-1]))
+            torch.manual_seed(0)
+            model = task.build_model(args).to(device)
+            batch.update(frozen_targets=targets, frozen_targets_lengths=target_lengths)
+    else:
+        raise ValueError(f"unknown variant {name}; choose from {VARIANTS}")
+    model.train()
+    optimizer = task.build_optimizers(args, model)[0]
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return StepVariant(name, model, optimizer, batch, trainable)
+
+
+def make_audio(batch_size: int, seconds: float, seed: int = 0) -> List[torch.Tensor]:
+    """(B, S) noise-modulated chirps and (B,) lengths: step cost does not depend on content."""
+    g = torch.Generator().manual_seed(seed)
+    n = int(seconds * 16000)
+    t = torch.arange(n) / 16000
+    waves = []
+    for b in range(batch_size):
+        f0 = 100 + 50 * b
+        chirp = torch.sin(2 * torch.pi * (f0 + 200 * t) * t)
+        waves.append(0.3 * chirp + 0.05 * torch.randn(n, generator=g))
+    speech = torch.stack(waves)
+    return speech, torch.full((batch_size,), n, dtype=torch.long)

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Training-step cost of ESPnet's HuBERT SSL task, our data2vec, and TriNet (frozen
+teacher online / targets offline), measured in one process on the same audio batch.
+
+    python bench/throughput.py --quick            # < 1 min on a CPU
+    python bench/throughput.py                    # CPU: small and base-width sizes
+    python bench/throughput.py --device cuda --dtype bf16 --sizes base --batch 8 --seconds 15
+
+Writes bench/results/throughput_<device>[_quick].{md,json} and prints the table.
+"""
+
+import argparse
+import contextlib
+import json
+import platform
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import count_flops, matmul_rate, peak_memory_mb, summarise, time_interleaved  # noqa: E402
+from step_variants import SIZES, VARIANTS, build_variant, make_audio  # noqa: E402
+
+TARGETS = {"trinet_offline": 1.05, "trinet_online": 1.30}  # step time / data2vec's
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny encoder, 2 x 3 s, 2 warm-up + 9 rounds")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast (GPU)")
+    parser.add_argument("--sizes", default="small,base4", help=f"comma-separated, from {sorted(SIZES)}")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--batch", type=int, default=4, help="utterances per step")
+    parser.add_argument("--seconds", type=float, default=8.0, help="seconds per utterance")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--output_dir", type=Path, default=Path(__file__).resolve().parent / "results")
+    return parser
+
+
+def run(args) -> dict:
+    if args.quick:
+        args.sizes, args.batch, args.seconds, args.warmup, args.repeats = "tiny", 2, 3.0, 2, 9
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    speech, lengths = make_audio(args.batch, args.seconds)
+    autocast = (
+        torch.autocast(device_type=device.type, dtype=torch.bfloat16) if args.dtype == "bf16" else contextlib.nullcontext()
+    )
+    rows = []
+    for size_key in args.sizes.split(","):
+        size = SIZES[size_key]
+        with tempfile.TemporaryDirectory() as tmp:
+            variants = [build_variant(name, size, speech, lengths, device, Path(tmp))
+                        for name in args.variants.split(",")]
+
+            def stepper(v):
+                def step():
+                    with autocast:
+                        return v.train_step()
+                return step
+
+            steps = {v.name: stepper(v) for v in variants}
+            times = time_interleaved(steps, device, args.warmup, args.repeats)
+            for v in variants:
+                cost = summarise(times[v.name])
+                mem = peak_memory_mb(steps[v.name], device)
+                flops = count_flops(steps[v.name])
+                rows.append(dict(size=size.name, variant=v.name, step_s=cost.median_s, spread_s=cost.spread_s,
+                                 peak_mem_mb=mem, tflop_per_step=flops / 1e12,
+                                 trainable_m=v.trainable_params / 1e6))
+                print(f"{size.name:>20} {v.name:>15}: {cost.median_s:.3f} s/step, {mem:.0f} MB, "
+                      f"{flops / 1e12:.3f} TFLOP", flush=True)
+            del variants, steps
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    audio_s = args.batch * args.seconds
+    peak_rate = matmul_rate(device, torch.bfloat16 if args.dtype == "bf16" else torch.float32) \
+        if device.type == "cuda" else float("nan")
+    for row in rows:
+        base = next(r for r in rows if r["size"] == row["size"] and r["variant"] == "data2vec")
+        row["vs_data2vec"] = row["step_s"] / base["step_s"]
+        row["audio_s_per_s"] = audio_s / row["step_s"]
+        row["mfu"] = row["tflop_per_step"] * 1e12 / row["step_s"] / peak_rate
+    return dict(
+        rows=rows,
+        setup=dict(
+            command="python bench/throughput.py " + " ".join(sys.argv[1:]),
+            date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            device=torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+            dtype=args.dtype, threads=args.threads, batch=args.batch, seconds=args.seconds,
+            warmup=args.warmup, repeats=args.repeats, torch=torch.__version__,
+            matmul_tflops=peak_rate / 1e12,
+        ),
+    )
+
+
+def markdown(result: dict) -> str:
+    s = result["setup"]
+    lines = [
+        f"Command: `{s['command']}`",
+        "",
+        f"{s['date']}; {s['device']}, {s['dtype']}, {s['threads']} threads, torch {s['torch']}; "
+        f"batch {s['batch']} x {s['seconds']} s of audio; median of {s['repeats']} steps after {s['warmup']} warm-up "
+        "rounds, the variants' steps interleaved. Peak memory: GPU allocator peak above the resting model and "
+        "optimizer state; CPU: peak bytes of live tensors created in one step.",
+        "",
+        "| size | variant | step (s) | spread (s) | x data2vec | target | audio s / s | peak mem (MB) | TFLOP/step | MFU | trainable (M) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        target = TARGETS.get(r["variant"])
+        verdict = "" if target is None else (f"<= {target}: " + ("met" if r["vs_data2vec"] <= target else "MISSED"))
+        mfu = "-" if r["mfu"] != r["mfu"] else f"{100 * r['mfu']:.1f} %"
+        lines.append(
+            f"| {r['size']} | {r['variant']} | {r['step_s']:.3f} | {r['spread_s']:.3f} | {r['vs_data2vec']:.2f} | "
+            f"{verdict} | {r['audio_s_per_s']:.1f} | {r['peak_mem_mb']:.0f} | {r['tflop_per_step']:.3f} | {mfu} | "
+            f"{r['trainable_m']:.1f} |"
+        )
+    if s["matmul_tflops"] == s["matmul_tflops"]:
+        lines += ["", f"MFU = counted model FLOPs per second / measured {s['dtype']} matmul rate "
+                      f"({s['matmul_tflops']:.0f} TFLOP/s)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args = get_parser().parse_args(argv)
+    result = run(args)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"throughput_{torch.device(args.device).type}" + ("_quick" if args.quick else "")
+    (args.output_dir / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    text = markdown(result)
+    (args.output_dir / f"{stem}.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
