@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Wall time and disk use of each recipe stage, and the cost of the offline frozen-target
+dump per hour of audio, from one run of the embedded recipe in a fresh copy.
+
+    python bench/stage_costs.py                     # runs egs2/mini_synth/trinet1/run.sh (~13 min, 2 CPUs)
+    python bench/stage_costs.py --run_dir DIR --reuse   # re-read a finished run's log
+
+Writes bench/results/stage_costs.{md,json} and prints the table.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Dict, List
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "egs2" / "mini_synth" / "trinet1"
+STAGE_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) \(trinet\.sh:\d+:main\) Stage (\d+): (.*)$")
+END_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) \(trinet\.sh:\d+:main\) Successfully finished")
+ACCOUNTING = re.compile(r"# Accounting: time=(\d+)")
+# Where each stage writes: the disk it uses is the growth of these paths.
+STAGE_OUTPUTS = {
+    1: ["db", "data"], 2: ["data"], 3: ["dump/raw/org"], 4: ["dump/raw"], 5: ["data/token_list"],
+    6: ["exp/ssl_stats_16000"], 7: ["exp/ssl_data2vec"], 8: ["exp/asr_stats_char", "exp/asr_data2vec", "exp/asr_scratch"],
+    9: ["dump/frozen_targets_ctc", "exp/ssl_trinet"], 10: ["exp/asr_trinet"], 11: ["exp"], 12: ["exp"],
+}
+
+
+def disk_bytes(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def copy_recipe(run_dir: Path) -> Path:
+    """A fresh copy of the recipe with the shared template and tools linked in."""
+    (run_dir / "egs2").mkdir(parents=True)
+    os.symlink(REPO / "egs2" / "TEMPLATE", run_dir / "egs2" / "TEMPLATE")
+    os.symlink(REPO / "tools", run_dir / "tools")
+    recipe = run_dir / "egs2" / "mini_synth" / "trinet1"
+    shutil.copytree(RECIPE, recipe, ignore=shutil.ignore_patterns("data", "dump", "exp", "db", "RESULTS.md"))
+    return recipe
+
+
+def stage_times(log: str) -> List[Dict]:
+    """(stage, title, seconds) from the timestamps of trinet.sh's "Stage N:" lines."""
+    marks = []
+    for line in log.splitlines():
+        m = STAGE_LINE.match(line)
+        if m and (not marks or marks[-1]["stage"] != int(m.group(2))):
+            marks.append(dict(stage=int(m.group(2)), title=m.group(3), start=datetime.fromisoformat(m.group(1))))
+        m = END_LINE.match(line)
+        if m:
+            marks.append(dict(stage=None, start=datetime.fromisoformat(m.group(1))))
+    rows = []
+    for cur, nxt in zip(marks, marks[1:]):
+        if cur["stage"] is not None:
+            rows.append(dict(stage=cur["stage"], title=cur["title"], seconds=(nxt["start"] - cur["start"]).total_seconds()))
+    return rows
+
+
+def dump_cost(recipe: Path, dset: str = "train") -> Dict:
+    """Frozen-target dump of one set: job seconds, bytes, and both per hour of audio."""
+    out = recipe / "dump" / "frozen_targets_ctc" / dset
+    info = yaml.safe_load((out / "targets_info.yaml").read_text())
+    samples = sum(int(line.split()[1]) for line in (recipe / "dump" / "raw" / dset / "utt2num_samples").read_text().splitlines())
+    hours = samples / 16000 / 3600
+    job_seconds = [int(m) for log in sorted((out / "log").glob("dump.*.log")) for m in ACCOUNTING.findall(log.read_text())]
+    return dict(
+        set=dset, utterances=info["num_utterances"], audio_hours=hours, jobs=len(job_seconds),
+        wall_s=max(job_seconds), cpu_job_s=sum(job_seconds), bytes=info["bytes"],
+        wall_s_per_hour=max(job_seconds) / hours, job_s_per_hour=sum(job_seconds) / hours,
+        mb_per_hour=info["bytes"] / 2**20 / hours, dtype=info["dtype"], output_dim=info["output_dim"],
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run_dir", type=Path, default=Path("/tmp/trinet_stage_costs"))
+    parser.add_argument("--reuse", action="store_true", help="do not run; read run_dir's run.log")
+    parser.add_argument("--output_dir", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = parser.parse_args(argv)
+
+    recipe = args.run_dir / "egs2" / "mini_synth" / "trinet1"
+    log_file = args.run_dir / "run.log"
+    disk: Dict[int, int] = {}
+    if not args.reuse:
+        if args.run_dir.exists():
+            shutil.rmtree(args.run_dir)
+        recipe = copy_recipe(args.run_dir)
+        # One stage at a time, so the disk each stage adds can be measured after it.
+        with open(log_file, "w") as log:
+            for stage in range(1, 13):
+                before = {p: disk_bytes(recipe / p) for p in STAGE_OUTPUTS[stage]}
+                result = subprocess.run(["./run.sh", "--stage", str(stage), "--stop_stage", str(stage)], cwd=recipe,
+                                        stdout=log, stderr=subprocess.STDOUT)
+                if result.returncode != 0:
+                    print(f"stage {stage} failed, see {log_file}", file=sys.stderr)
+                    return 1
+                disk[stage] = sum(disk_bytes(recipe / p) - b for p, b in before.items())
+        (args.run_dir / "disk.json").write_text(json.dumps(disk))
+    disk = {int(k): v for k, v in json.loads((args.run_dir / "disk.json").read_text()).items()}
+    rows = stage_times(log_file.read_text())
+    for row in rows:
+        row["disk_mb"] = disk.get(row["stage"], 0) / 2**20
+    dump = dump_cost(recipe)
+    result = dict(command="python bench/stage_costs.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                  stages=rows, dump=dump)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "stage_costs.json").write_text(json.dumps(result, indent=1) + "\n")
+    lines = [f"Command: `{result['command']}` (mini_synth defaults, 2-core CPU; each stage run alone)", "",
+             "| stage | what | wall (s) | disk added (MB) |", "|---|---|---|---|"]
+    lines += [f"| {r['stage']} | {r['title']} | {r['seconds']:.0f} | {r['disk_mb']:.1f} |" for r in rows]
+    lines += [f"| all | | {sum(r['seconds'] for r in rows):.0f} | {sum(r['disk_mb'] for r in rows):.1f} |", "",
+              f"Frozen-target dump of `{dump['set']}` ({dump['utterances']} utterances, {dump['audio_hours']:.3f} h, "
+              f"{dump['jobs']} parallel jobs, {dump['dtype']} x {dump['output_dim']} soft targets): "
+              f"{dump['wall_s']} s wall, {dump['cpu_job_s']} job-seconds, {dump['bytes'] / 2**20:.1f} MB; per hour of "
+              f"audio {dump['wall_s_per_hour']:.0f} s wall, {dump['job_s_per_hour']:.0f} job-seconds, "
+              f"{dump['mb_per_hour']:.1f} MB. The job time includes loading Python, ESPnet and the teacher, "
+              f"which dominates at this size."]
+    text = "\n".join(lines) + "\n"
+    (args.output_dir / "stage_costs.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
