@@ -3,21 +3,12 @@
 import statistics
 import time
 import weakref
-from dataclasses import dataclass
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
-
-
-@dataclass
-class StepCost:
-    median_s: float
-    spread_s: float  # max - min over the measured steps
-    peak_mem_mb: float  # GPU: peak allocated above the resting state; CPU: peak live step tensors
-    flops: float  # model FLOPs of one step (forward + backward), counted by torch
 
 
 def _sync(device: torch.device) -> None:
@@ -104,8 +95,9 @@ def peak_memory_mb(step: Callable[[], float], device: torch.device) -> float:
     return tracker.peak / 2**20
 
 
-def summarise(times: List[float]) -> StepCost:
-    return StepCost(statistics.median(times), max(times) - min(times), float("nan"), float("nan"))
+def summarise(times: List[float]) -> Tuple[float, float]:
+    """(median, max - min) of step times in seconds."""
+    return statistics.median(times), max(times) - min(times)
 
 
 def matmul_rate(device: torch.device, dtype: torch.dtype, n: int = 8192, repeats: int = 20) -> float:

@@ -13,10 +13,9 @@ optimizer's step-post hook exactly as in training.
 - ``trinet_offline``: TriNet reading precomputed soft targets (as from the offline dump).
 """
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Dict, Tuple
 
 import torch
 import yaml
@@ -201,7 +200,7 @@ def build_variant(name: str, size: EncoderSize, speech: torch.Tensor, lengths: t
     return StepVariant(name, model, optimizer, batch, trainable)
 
 
-def make_audio(batch_size: int, seconds: float, seed: int = 0) -> List[torch.Tensor]:
+def make_audio(batch_size: int, seconds: float, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
     """(B, S) noise-modulated chirps and (B,) lengths: step cost does not depend on content."""
     g = torch.Generator().manual_seed(seed)
     n = int(seconds * 16000)

@@ -68,13 +68,13 @@ def run(args) -> dict:
             steps = {v.name: stepper(v) for v in variants}
             times = time_interleaved(steps, device, args.warmup, args.repeats)
             for v in variants:
-                cost = summarise(times[v.name])
+                median_s, spread_s = summarise(times[v.name])
                 mem = peak_memory_mb(steps[v.name], device)
                 flops = count_flops(steps[v.name])
-                rows.append(dict(size=size.name, variant=v.name, step_s=cost.median_s, spread_s=cost.spread_s,
+                rows.append(dict(size=size.name, variant=v.name, step_s=median_s, spread_s=spread_s,
                                  peak_mem_mb=mem, tflop_per_step=flops / 1e12,
                                  trainable_m=v.trainable_params / 1e6))
-                print(f"{size.name:>20} {v.name:>15}: {cost.median_s:.3f} s/step, {mem:.0f} MB, "
+                print(f"{size.name:>20} {v.name:>15}: {median_s:.3f} s/step, {mem:.0f} MB, "
                       f"{flops / 1e12:.3f} TFLOP", flush=True)
             del variants, steps
             if device.type == "cuda":

@@ -103,8 +103,13 @@ class OfflineFrozenTargets(AbsFrozenTargets):
         output_dim: C (or D_t for regression), see the dump's ``targets_info.yaml``.
     """
 
-    def __init__(self, projector: str = "random", output_dim: int = 32):
+    def __init__(self, projector: str = "random", output_dim: Optional[int] = None):
         super().__init__()
+        if output_dim is None:
+            raise ValueError(
+                "frozen_teacher 'offline' needs frozen_teacher_conf.output_dim: take it from the dump's "
+                "targets_info.yaml (--frozen_teacher_conf output_dim=N)"
+            )
         self.kind = projector_kind(projector)
         self.output_dim = output_dim
 

@@ -246,8 +246,7 @@ if [ "${stage}" -le 14 ] && [ "${stop_stage}" -ge 14 ]; then
     packed="${asr_exp}/${asr_exp##*/}_${inference_asr_model%.pth}.zip"
     log "Stage 14: packing ${asr_exp} -> ${packed}"
     if needs_run "${packed}" "packing"; then
-        pack_opts=(--option "${asr_exp}/RESULTS.md")
-        [ -f "${asr_exp}/RESULTS.md" ] || pack_opts=()
+        pack_opts=()
         [ "${token_type}" = bpe ] && pack_opts+=(--option "${bpemodel}")
         [ "${feats_normalize}" = global_mvn ] && pack_opts+=(--option "${asr_stats_dir}/train/feats_stats.npz")
         # Written under a temporary name first: the zip exists only when complete.

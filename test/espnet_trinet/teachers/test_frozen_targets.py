@@ -88,3 +88,11 @@ def test_online_teacher_checks_the_configured_output_dim(asr_teacher):
     build_trinet(asr_teacher, "ctc", output_dim=vocab)  # the same size is accepted
     with pytest.raises(ValueError, match=f"output_dim is {vocab + 1}.*gives {vocab}"):
         build_trinet(asr_teacher, "ctc", output_dim=vocab + 1)
+
+
+def test_offline_targets_without_output_dim_say_where_to_find_it():
+    from espnet_trinet.teachers.frozen_targets import OfflineFrozenTargets
+
+    with pytest.raises(ValueError, match="targets_info.yaml"):
+        OfflineFrozenTargets(projector="ctc")
+    assert OfflineFrozenTargets(projector="ctc", output_dim=31).output_dim == 31
