@@ -50,6 +50,8 @@ trinet_args=            # extra trinet_train options for stage 9
 frozen_targets=offline  # stage 9: offline (dump the teacher's targets once) or online
 frozen_projector=ctc    # stage 9: ctc, random or regression
 frozen_dump_args=       # extra dump_frozen_targets options (e.g. "--num_classes 64 --seed 1")
+frozen_targets_dir=     # stage 9: where the dumped targets go (default: ${dumpdir}/frozen_targets_<projector>);
+                        # give each teacher its own dir when several experiments share one dump/
 inference_config=       # stage 11: decoding config (greedy CTC)
 inference_asr_model=valid.cer_ctc.ave.pth  # checkpoint decoded, packed and used as frozen teacher
 recipe_command="./run.sh"  # written into RESULTS.md as the command that made it
@@ -75,6 +77,7 @@ Options:
   --trinet_config / --trinet_args       stage 9
   --frozen_targets         offline or online frozen teacher (${frozen_targets})
   --frozen_projector       ctc, random or regression (${frozen_projector})
+  --frozen_targets_dir     dumped targets of stage 9 (default: ${dumpdir}/frozen_targets_<projector>)
   --inference_config / --inference_asr_model   stage 11 (${inference_asr_model})
 
 Stages:
@@ -264,7 +267,7 @@ fi
 
 # ---------------------------------------------------------------- stage 9
 teacher_model="${expdir}/asr_data2vec/${inference_asr_model}"
-targets_dir="${dumpdir}/frozen_targets_${frozen_projector}"
+targets_dir=${frozen_targets_dir:-${dumpdir}/frozen_targets_${frozen_projector}}
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
     log "Stage 9: TriNet pretraining with the frozen teacher ${teacher_model} (${frozen_targets}, ${frozen_projector})"
     [ -f "${teacher_model}" ] || { log "${teacher_model} is missing: run stage 8 first"; exit 1; }
