@@ -6,7 +6,9 @@ One forward reads top to bottom:
   3. student on the span-masked frames -> z' (block N-1) and y' (block N)
   4. frozen teacher (online or dumped) -> y_regul
   5. L = w_struc * MSE(head_struc(z'), z_struc)[masked] + w_regul * L_regul(head_regul(y'), y_regul)
-and after each optimizer update ``on_optimizer_step`` moves the EMA teacher.
+and after each optimizer update ``on_optimizer_step`` moves the EMA teacher. A NaN/inf
+loss is turned into NaN gradients so that no update follows from it, and counted at the
+update boundary (``on_update_boundary``).
 
 data2vec is the same model without a frozen teacher and with the struc tap and the
 targets ending at the last block (see the data2vec configs).
@@ -27,9 +29,11 @@ from espnet_trinet.losses.frame_losses import LOSS_FOR_TARGET_KIND, masked_mse
 from espnet_trinet.models.encoder_layers import check_layerwise_encoder, embed_frames, final_norm, run_blocks
 from espnet_trinet.models.span_mask import compute_span_mask
 from espnet_trinet.monitor.collapse import CollapseGuard, effective_rank, per_dim_std
+from espnet_trinet.monitor.nonfinite import NonFiniteLossGuard
 from espnet_trinet.teachers.ema import EMATeacher, ema_decay
 from espnet_trinet.teachers.frozen_targets import AbsFrozenTargets
 from espnet_trinet.teachers.layer_targets import average_top_layers
+from espnet_trinet.utils.ranks import mean_over_ranks
 
 # The frozen teacher and the student may differ by a frame or two at the end of an
 # utterance (different padding in their frontends); more means a mismatch.
@@ -55,6 +59,8 @@ class TriNetModel(AbsESPnetModel):
         regul_frames: frames for L_regul: "all" (reference code), "masked" or "unmasked".
         collapse_guard: CollapseGuard arguments, or None to switch the guard off.
         monitor_max_frames: frames used for the effective rank per batch.
+        max_nonfinite_in_a_row: stop training after this many optimizer updates in a
+            row skipped for a NaN/inf loss (0 = never stop).
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class TriNetModel(AbsESPnetModel):
         regul_frames: str = "all",
         collapse_guard: Optional[dict] = None,
         monitor_max_frames: int = 4096,
+        max_nonfinite_in_a_row: int = 20,
     ):
         super().__init__()
         check_layerwise_encoder(encoder)
@@ -119,6 +126,8 @@ class TriNetModel(AbsESPnetModel):
         self.regul_frames = regul_frames
         self.collapse_guard = None if collapse_guard is None else CollapseGuard(**collapse_guard)
         self.monitor_max_frames = monitor_max_frames
+        self.nonfinite_guard = NonFiniteLossGuard(max_nonfinite_in_a_row, "model_conf.max_nonfinite_in_a_row")
+        self._updated_since_boundary = False
 
     # ------------------------------------------------------------------ training step
     def forward(
@@ -138,6 +147,9 @@ class TriNetModel(AbsESPnetModel):
         Returns:
             loss (scalar), stats (scalars for the reporter), weight (batch size).
         """
+        # Batch norm updates its running statistics in the forward pass; a batch whose
+        # loss turns out non-finite gets them put back (see NonFiniteLossGuard).
+        running_stats = self.nonfinite_guard.save_running_stats(self) if self.training else ()
         clean_feats, student_feats, feats_lengths = self._features(speech, speech_lengths)
         x, pos_emb, masks = embed_frames(self.encoder, clean_feats, feats_lengths)
         valid = masks.squeeze(1)  # (B, T)
@@ -176,8 +188,14 @@ class TriNetModel(AbsESPnetModel):
 
         stats["loss"] = loss.detach()
         stats.update(self._monitor(struc_pred, struc_target, mid, masked, valid))
+        loss, stats["nonfinite_loss"] = self.nonfinite_guard.check_loss(
+            loss, stats, kwargs.get("utt_id"), self.training, running_stats
+        )
         if self.training and self.collapse_guard is not None:
-            self.collapse_guard.check(int(self.num_updates), stats)
+            num_updates = int(self.num_updates)
+            if num_updates >= self.collapse_guard.warmup_updates:
+                # Judge the mean over DDP ranks, so that every rank stops together.
+                self.collapse_guard.check(num_updates, mean_over_ranks(stats, self.collapse_guard.thresholds))
         loss, stats, weight = force_gatherable((loss, stats, speech.size(0)), loss.device)
         return loss, stats, weight
 
@@ -187,6 +205,16 @@ class TriNetModel(AbsESPnetModel):
         decay = ema_decay(int(self.num_updates), **self.ema_schedule)
         self.ema_teacher.update(self.encoder.encoders, decay)
         self.num_updates += 1
+        self._updated_since_boundary = True
+
+    def on_update_boundary(self) -> None:
+        """Called once per update boundary, after the optimizer step ran or was skipped.
+
+        Raises:
+            NonFiniteLossError: too many updates in a row were skipped for a NaN/inf loss.
+        """
+        applied, self._updated_since_boundary = self._updated_since_boundary, False
+        self.nonfinite_guard.at_update_boundary(applied)
 
     # ------------------------------------------------------------------ parts
     def _features(self, speech, speech_lengths):
@@ -235,11 +263,16 @@ class TriNetModel(AbsESPnetModel):
     @torch.no_grad()
     def _monitor(self, struc_pred, struc_target, mid, masked, valid) -> Dict[str, torch.Tensor]:
         """Scalars for the training log: EMA decay, spreads, effective rank, mask rate."""
+        frames = mid[valid]
+        # The eigen-decomposition fails on NaN/inf frames (and on frames so large that
+        # their covariance overflows); such a batch gets a NaN rank, which the reporter
+        # leaves out, and the non-finite loss guard deals with the batch.
+        usable = frames.numel() == 0 or bool(frames.detach().abs().max() < 1e15)  # False for NaN
         return dict(
             ema_decay=torch.tensor(ema_decay(int(self.num_updates), **self.ema_schedule)),
             target_var=per_dim_std(struc_target[masked]),
             pred_var=per_dim_std(struc_pred[masked]),
-            eff_rank=effective_rank(mid[valid], self.monitor_max_frames),
+            eff_rank=effective_rank(frames, self.monitor_max_frames) if usable else frames.new_full((), float("nan")),
             mask_ratio=masked.sum() / valid.sum().clamp(min=1),
         )
 

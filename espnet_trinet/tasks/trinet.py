@@ -145,6 +145,10 @@ class TriNetTask(AbsTask):
         # all handled by ESPnet's Trainer deciding whether step() runs.
         for optimizer in optimizers:
             optimizer.register_step_post_hook(lambda *_: model.on_optimizer_step())
+        # Skipped updates leave no trace in the optimizer, but ESPnet's Trainer calls
+        # zero_grad() exactly once per update boundary, whether step() ran or not (and
+        # nowhere else): the model counts skipped updates there.
+        _call_after_zero_grad(optimizers[0], model.on_update_boundary)
         return optimizers
 
     @classmethod
@@ -184,3 +188,14 @@ class TriNetTask(AbsTask):
         if args.init is not None:
             initialize(model, args.init)
         return model
+
+
+def _call_after_zero_grad(optimizer: torch.optim.Optimizer, callback: Callable[[], None]) -> None:
+    """Make ``optimizer.zero_grad()`` call ``callback()`` after zeroing (torch has no hook for it)."""
+    zero_grad = optimizer.zero_grad
+
+    def zero_grad_then_callback(*args, **kwargs):
+        zero_grad(*args, **kwargs)
+        callback()
+
+    optimizer.zero_grad = zero_grad_then_callback
