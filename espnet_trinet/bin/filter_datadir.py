@@ -1,4 +1,4 @@
-"""Stage 4: drops too short, too long and empty-text utterances, reporting each one.
+"""Stage 4: drops too short, too long, unencodably short and empty-text utterances, reporting each one.
 
 Example:
     python -m espnet_trinet.bin.filter_datadir --in_dir dump/raw/train --out_dir dump/raw/train_filtered \
@@ -15,8 +15,9 @@ from espnet_trinet.data.datadir import DataDirError, filter_data_dir
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Writes <out_dir> without unusable utterances and <out_dir>/dropped.tsv "
-        "(utt_id, reason, detail); counts per reason go to the log.",
+        description="Writes <out_dir> without unusable utterances, <out_dir>/dropped.tsv "
+        "(utt_id, reason, detail) and <out_dir>/excluded.tsv (the rows of <in_dir>/excluded.tsv, then the dropped "
+        "utterances with their source files); counts per reason go to the log.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--in_dir", required=True, help="formatted data dir (with utt2num_samples)")
@@ -30,6 +31,13 @@ def get_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="drop utterances with more transcript characters per second (CTC feasibility)",
+    )
+    parser.add_argument(
+        "--min_encodable_sec",
+        type=float,
+        default=None,
+        help="drop utterances shorter than the models can encode (python -m espnet_trinet.bin.min_input_length); "
+        "applies to test sets, whose --min_sec is 0",
     )
     return parser
 
@@ -46,6 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             args.fs,
             drop_empty_text=not args.keep_empty_text,
             max_chars_per_sec=args.max_chars_per_sec,
+            min_encodable_sec=args.min_encodable_sec,
         )
     except (FileNotFoundError, DataDirError) as err:
         print(f"filter_datadir: {err}", file=sys.stderr)

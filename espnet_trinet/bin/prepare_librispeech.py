@@ -18,7 +18,9 @@ from espnet_trinet.data.librispeech import data_dir_name, prepare_librispeech
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Kaldi data dirs (wav.scp with FLAC paths, text, utt2spk, spk2utt, spk2gender) from a corpus "
-        "in LibriSpeech's layout; each is validated before it is written.",
+        "in LibriSpeech's layout; each is validated before it is written. Utterances that cannot be used (no "
+        "transcript line, no FLAC, conflicting duplicate ids, ...) are left out and listed with file:line and "
+        "reason in <data dir>/excluded.tsv; counts go to the log.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
@@ -34,6 +36,12 @@ def get_parser() -> argparse.ArgumentParser:
         default="chapter",
         help="speaker id: reader-chapter (as Kaldi) or reader",
     )
+    parser.add_argument(
+        "--max_excluded_fraction",
+        type=float,
+        default=0.5,
+        help="fail when a larger fraction of a subset is excluded (likely the wrong folder or a broken copy)",
+    )
     parser.add_argument("--verbose", action="store_true")
     return parser
 
@@ -41,15 +49,20 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging(args.verbose)
-    for subset in args.subsets:
+    failed = 0
+    for subset in args.subsets:  # every subset, so that one run shows all the problems
         try:
             prepare_librispeech(
-                args.corpus_dir, subset, Path(args.output_dir) / data_dir_name(subset), args.speaker_level
+                args.corpus_dir,
+                subset,
+                Path(args.output_dir) / data_dir_name(subset),
+                args.speaker_level,
+                args.max_excluded_fraction,
             )
         except (FileNotFoundError, DataDirError) as err:
             print(f"prepare_librispeech: {err}", file=sys.stderr)
-            return 1
-    return 0
+            failed += 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

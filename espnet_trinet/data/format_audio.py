@@ -1,19 +1,27 @@
 """Recipe stage 3: dumps a data dir to uniform audio (16 kHz, mono, 16-bit) with
 ``utt2num_samples``, excluding what cannot be used instead of failing the whole stage.
 
-Excluded utterances go to ``<out_dir>/excluded.tsv`` (``utt_id reason source detail``), with
+Excluded utterances go to ``<out_dir>/excluded.tsv`` (see datadir.exclusion_report: the rows
+of ``<in_dir>/excluded.tsv`` from stage 1 first, then this stage's, step ``format``), with
 these reasons:
 
-- ``duplicate_id``: the id occurs more than once in wav.scp or text (all its lines are excluded,
-  since which one is right cannot be known);
+- ``duplicate_id``: the id has different values on several lines of wav.scp or text (all its
+  lines are excluded, since which one is right cannot be known; lines repeated verbatim are
+  merged instead, a fix);
 - ``no_transcript`` / ``no_audio`` / ``no_speaker``: the id lacks a text, wav.scp or utt2spk entry;
 - ``bad_id``: the utterance or speaker id contains ``/`` and cannot name a file;
 - ``missing_file``, ``permission_denied``, ``empty_file``, ``unreadable_audio``, ``zero_samples``,
   ``non_finite_samples``, ``pipe_failed``: the audio could not be read (see audio_io).
 
-Fixes (``resampled``, ``downmixed``, ``bit_depth_converted``, ``clipped``) are counted in the log.
-Transcripts are normalised by text_norm (upper case, punctuation removed, non-ASCII letters
-transliterated, other non-ASCII removed).
+Fixes (``resampled``, ``downmixed``, ``bit_depth_converted``, ``clipped``,
+``duplicate_line_merged``) are counted in the log. Transcripts are normalised by text_norm
+(upper case, punctuation removed, non-ASCII letters transliterated, other non-ASCII removed).
+``<out_dir>/utt2source`` keeps each utterance's original audio (``<in_dir>/utt2source``, else its
+wav.scp value), so that later stages report excluded utterances by the file a user has.
+
+Too much excluded is an error (DataDirError, no done marker, everything else written): no
+usable utterance, or more than ``max_excluded_fraction`` of them (a broken copy of a corpus,
+or files that are Git LFS pointers, looks like this).
 
 Resumable: each audio file is written under a temporary name and renamed, and an existing
 output file is reused; ``<out_dir>/.done`` marks a finished stage, which a re-run skips.
@@ -23,18 +31,26 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import soundfile as sf
 
 from espnet_trinet.data.audio import downmix, resample, to_int16, write_audio_atomic
 from espnet_trinet.data.audio_io import AudioReadError, load_wav_scp_entry
+from espnet_trinet.data.datadir.exclusion_report import (
+    REPORT_NAME,
+    Excluded,
+    carry_forward,
+    count_by_reason,
+    read_report,
+)
 from espnet_trinet.data.datadir.kaldi_files import (
+    DataDirError,
+    Entry,
     PathLike,
     read_entries,
     read_map,
     utt2spk_to_spk2utt,
-    write_lines,
     write_map,
     write_spk2utt,
 )
@@ -43,18 +59,9 @@ from espnet_trinet.data.parallel import parallel_map
 from espnet_trinet.data.text_norm import normalize_transcript
 
 DONE_MARKER = ".done"
-EXCLUDED_NAME = "excluded.tsv"
-
-
-@dataclass(frozen=True)
-class Excluded:
-    """One excluded utterance (an id may appear once per offending line)."""
-
-    utt: str
-    reason: str
-    source: str
-    detail: str
-
+EXCLUDED_NAME = REPORT_NAME
+SOURCES_NAME = "utt2source"
+STEP = "format"  # the step column of excluded.tsv
 
 @dataclass
 class FormatReport:
@@ -62,8 +69,8 @@ class FormatReport:
 
     Attributes:
         num_utts: utterances written to the output data dir.
-        excluded: every exclusion, also in excluded.tsv.
-        fixes: count per fix (resampled, downmixed, bit_depth_converted, clipped).
+        excluded: this stage's exclusions (excluded.tsv also holds those of earlier stages).
+        fixes: count per fix (resampled, downmixed, bit_depth_converted, clipped, duplicate_line_merged).
         reused: audio files already written by an earlier (interrupted) run.
         text_changed: transcripts that normalisation changed.
         already_done: the stage had finished before; nothing was redone.
@@ -78,7 +85,7 @@ class FormatReport:
 
     def excluded_counts(self) -> Dict[str, int]:
         """Number of excluded utterances per reason (an utterance counted once per reason)."""
-        return dict(sorted(Counter(r for _, r in {(e.utt, e.reason) for e in self.excluded}).items()))
+        return count_by_reason(self.excluded)
 
 
 @dataclass(frozen=True)
@@ -121,14 +128,33 @@ def _convert(task: _Task) -> Tuple[str, Optional[int], List[str], Optional[Tuple
 
 
 def _read_report(out_dir: Path) -> FormatReport:
-    excluded = []
-    with open(out_dir / EXCLUDED_NAME, encoding="utf-8") as f:
-        next(f)
-        for line in f:
-            utt, reason, source, detail = line.rstrip("\n").split("\t")
-            excluded.append(Excluded(utt, reason, source, detail))
+    excluded = [e for e in read_report(out_dir / EXCLUDED_NAME) if e.step == STEP]
     num_utts = len(read_map(out_dir / "wav.scp"))
     return FormatReport(num_utts=num_utts, excluded=excluded, already_done=True)
+
+
+def _unique_entries(
+    entries: List[Entry], name: str, where, report: FormatReport
+) -> Tuple[Dict[str, Entry], Set[str]]:
+    """``({key: entry}, conflicting keys)`` of a Kaldi file: lines repeated verbatim are merged
+    (a fix); every line of a key with different values is excluded as ``duplicate_id``."""
+    lines: Dict[str, List[Entry]] = {}
+    for e in entries:
+        lines.setdefault(e.key, []).append(e)
+    unique, conflicting = {}, set()
+    for key, group in lines.items():
+        if len({e.value for e in group}) > 1:
+            conflicting.add(key)
+            numbers = ", ".join(str(e.line) for e in group)
+            for e in group:
+                report.excluded.append(
+                    Excluded(key, STEP, "duplicate_id", where(e), f"lines {numbers} of {name} give different values")
+                )
+            continue
+        if len(group) > 1:
+            report.fixes["duplicate_line_merged"] += len(group) - 1
+        unique[key] = group[0]
+    return unique, conflicting
 
 
 def format_data_dir(
@@ -138,21 +164,27 @@ def format_data_dir(
     audio_format: str = "flac",
     nj: int = 1,
     overwrite: bool = False,
+    max_excluded_fraction: float = 0.5,
 ) -> FormatReport:
     """Converts every utterance of ``in_dir`` to ``fs`` Hz mono 16-bit under ``out_dir/data/``.
 
     Args:
         in_dir: Kaldi data dir with wav.scp, text, utt2spk; ``spk2*`` files (spk2gender) are kept,
-            other ``utt2*`` files are not (utt2num_samples is measured anew).
+            other ``utt2*`` files are not (utt2num_samples is measured anew); its excluded.tsv
+            and utt2source are carried forward.
         out_dir: output data dir: wav.scp (paths under ``out_dir/data/<spk>/<utt>.<ext>``, as
             given: relative if ``out_dir`` is relative, like ESPnet's dump dirs), utt2num_samples,
-            text, utt2spk, spk2utt, excluded.tsv, .done.
+            utt2source, text, utt2spk, spk2utt, excluded.tsv, .done.
         fs: target sampling rate in Hz.
         audio_format: ``flac`` or ``wav``.
         nj: parallel worker processes.
         overwrite: convert again even if the stage is done or an output file exists.
+        max_excluded_fraction: excluding more than this fraction of ``in_dir`` is an error.
     Returns:
         a FormatReport, also summarised in the log.
+    Raises:
+        DataDirError: no utterance is usable, or more than ``max_excluded_fraction`` were excluded
+            (everything is written but the done marker; a re-run reuses the converted audio).
     """
     src, dst = Path(in_dir), Path(out_dir)
     if audio_format not in ("flac", "wav"):
@@ -166,44 +198,39 @@ def format_data_dir(
 
     report = FormatReport()
     excluded = report.excluded
-    wav_entries = read_entries(src / "wav.scp")
-    text_entries = read_entries(src / "text")
     utt2spk = read_map(src / "utt2spk")
-
-    wav_count = Counter(e.key for e in wav_entries)
-    text_count = Counter(e.key for e in text_entries)
-    duplicated = {k for k, n in wav_count.items() if n > 1} | {k for k, n in text_count.items() if n > 1}
-    for e in wav_entries:
-        if wav_count[e.key] > 1:
-            excluded.append(Excluded(e.key, "duplicate_id", e.value, f"{wav_count[e.key]} lines in wav.scp"))
-    for e in text_entries:
-        if text_count[e.key] > 1:
-            excluded.append(
-                Excluded(e.key, "duplicate_id", f"{src / 'text'}:{e.line}", f"{text_count[e.key]} lines in text")
-            )
-    wav = {e.key: e.value for e in wav_entries if e.key not in duplicated}
-    text = {e.key: (e.value, e.line) for e in text_entries if e.key not in duplicated}
+    origin = read_map(src / SOURCES_NAME) if (src / SOURCES_NAME).is_file() else {}
+    wav_entries, wav_conflicts = _unique_entries(
+        read_entries(src / "wav.scp"), "wav.scp", lambda e: e.value, report
+    )
+    text_entries, text_conflicts = _unique_entries(
+        read_entries(src / "text"), "text", lambda e: f"{src / 'text'}:{e.line}", report
+    )
+    duplicated = wav_conflicts | text_conflicts
+    wav = {k: e.value for k, e in wav_entries.items() if k not in duplicated}
+    text = {k: (e.value, e.line) for k, e in text_entries.items() if k not in duplicated}
+    source = {utt: origin.get(utt, value) for utt, value in wav.items()}
 
     tasks = []
     for utt in sorted(wav):
         if utt not in text:
-            excluded.append(Excluded(utt, "no_transcript", wav[utt], "no entry in text"))
+            excluded.append(Excluded(utt, STEP, "no_transcript", source[utt], "no entry in text"))
         elif utt not in utt2spk:
-            excluded.append(Excluded(utt, "no_speaker", wav[utt], "no entry in utt2spk"))
+            excluded.append(Excluded(utt, STEP, "no_speaker", source[utt], "no entry in utt2spk"))
         elif "/" in utt or "/" in utt2spk[utt]:
-            excluded.append(Excluded(utt, "bad_id", wav[utt], "'/' in utterance or speaker id"))
+            excluded.append(Excluded(utt, STEP, "bad_id", source[utt], "'/' in utterance or speaker id"))
         else:
             out_path = dst / "data" / utt2spk[utt] / f"{utt}.{audio_format}"
             tasks.append(_Task(utt, wav[utt], str(out_path), fs, audio_format, overwrite))
     for utt in sorted(text.keys() - wav.keys()):
-        excluded.append(Excluded(utt, "no_audio", f"{src / 'text'}:{text[utt][1]}", "no entry in wav.scp"))
+        excluded.append(Excluded(utt, STEP, "no_audio", f"{src / 'text'}:{text[utt][1]}", "no entry in wav.scp"))
 
     num_samples: Dict[str, int] = {}
     out_paths = {t.utt: t.out_path for t in tasks}
     results = list(parallel_map(_convert, tasks, nj, desc=f"format {src.name}"))
     for utt, n, fixes, error, reused in results:
         if error is not None:
-            excluded.append(Excluded(utt, error[0], wav[utt], error[1]))
+            excluded.append(Excluded(utt, STEP, error[0], source[utt], error[1]))
             continue
         num_samples[utt] = n
         report.fixes.update(fixes)
@@ -218,6 +245,7 @@ def format_data_dir(
     speakers = set(kept_utt2spk.values())
     write_map(dst / "wav.scp", {u: out_paths[u] for u in kept})
     write_map(dst / "utt2num_samples", {u: str(num_samples[u]) for u in kept})
+    write_map(dst / SOURCES_NAME, {u: source[u] for u in kept})
     write_map(dst / "text", new_text)
     write_map(dst / "utt2spk", kept_utt2spk)
     write_spk2utt(dst / "spk2utt", utt2spk_to_spk2utt(kept_utt2spk))
@@ -228,13 +256,8 @@ def format_data_dir(
         else:  # a partial speaker file would make the data dir invalid
             logging.warning("%s does not cover every speaker; not copied", src / extra)
     excluded.sort(key=lambda e: (e.utt, e.reason, e.source))
-    write_lines(
-        dst / EXCLUDED_NAME,
-        ["utt_id\treason\tsource\tdetail"] + [f"{e.utt}\t{e.reason}\t{e.source}\t{e.detail}" for e in excluded],
-    )
-    validate_data_dir(dst)
+    carry_forward(src, dst, excluded)
     report.num_utts = len(kept)
-    (dst / DONE_MARKER).touch()
 
     empty = sum(1 for t in new_text.values() if not t)
     logging.info(
@@ -247,10 +270,30 @@ def format_data_dir(
         report.reused,
     )
     logging.info("fixes: %s", dict(sorted(report.fixes.items())) or "none")
-    logging.info("excluded: %s (details in %s)", report.excluded_counts() or "none", dst / EXCLUDED_NAME)
+    logging.info(
+        "excluded: %s (each with its source file and reason in %s, after those of earlier stages)",
+        report.excluded_counts() or "none",
+        dst / EXCLUDED_NAME,
+    )
     logging.info(
         "text: %d transcripts changed by normalisation, %d empty (dropped at the filter stage)",
         report.text_changed,
         empty,
     )
+
+    excluded_utts = {e.utt for e in excluded}
+    total = len(excluded_utts | set(kept))
+    if not kept:
+        raise DataDirError(
+            f"{src}: no usable utterance (all {total} excluded: {report.excluded_counts()}); each is listed in "
+            f"{dst / EXCLUDED_NAME}"
+        )
+    validate_data_dir(dst)
+    if len(excluded_utts) > max_excluded_fraction * total:
+        raise DataDirError(
+            f"{src}: {len(excluded_utts)} of {total} utterances excluded (more than max_excluded_fraction "
+            f"{max_excluded_fraction:g}): {report.excluded_counts()}; each is listed in {dst / EXCLUDED_NAME}. "
+            "If the data is meant to be like this, raise --max_excluded_fraction; a re-run reuses the converted audio."
+        )
+    (dst / DONE_MARKER).touch()
     return report

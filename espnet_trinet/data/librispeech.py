@@ -4,19 +4,25 @@ Reads ``<corpus>/<subset>/<reader>/<chapter>/<reader>-<chapter>-<utt>.flac`` wit
 transcripts in ``<reader>-<chapter>.trans.txt`` and the genders in ``<corpus>/SPEAKERS.TXT``,
 the layout of LibriSpeech and of the corpora this project makes itself (synthetic, FSDD).
 As in Kaldi's LibriSpeech recipe, the speaker of an utterance is ``<reader>-<chapter>`` by
-default, so speaker ids are prefixes of utterance ids.
+default, so speaker ids are prefixes of utterance ids. What cannot be used is left out and
+listed in ``<data dir>/excluded.tsv`` (see datadir.exclusion_report), so one broken file does
+not stop the preparation of a 1000-hour corpus.
 """
 
 import logging
 import re
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple, Union
 
+from espnet_trinet.data.datadir.exclusion_report import REPORT_NAME, Excluded, count_by_reason, write_report
 from espnet_trinet.data.datadir.kaldi_files import DataDirError, PathLike
-from espnet_trinet.data.datadir.validate import DataDirSummary
 from espnet_trinet.data.datadir.write import write_data_dir
 
 UTT_ID = re.compile(r"^(?P<reader>[^-\s]+)-(?P<chapter>[^-\s]+)-(?P<index>\d+)$")
+STEP = "prepare"  # the step column of excluded.tsv
 
 
 def read_speakers_txt(path: PathLike) -> Dict[str, str]:
@@ -49,71 +55,168 @@ def find_subset_dir(corpus_dir: PathLike, subset: str) -> Path:
     )
 
 
+@dataclass
+class PrepareReport:
+    """What prepare_librispeech did.
+
+    Attributes:
+        num_utts: utterances written to the data dir.
+        num_speakers: speakers written.
+        excluded: every exclusion, also in ``<output_dir>/excluded.tsv``.
+        fixes: count per fix (``duplicate_line_merged``: a transcript line repeated verbatim).
+    """
+
+    num_utts: int = 0
+    num_speakers: int = 0
+    excluded: List[Excluded] = field(default_factory=list)
+    fixes: Counter = field(default_factory=Counter)
+
+
+def _decode_lines(trans: Path) -> List[Tuple[int, str, Optional[str]]]:
+    """``(line number, text, None)`` per non-blank line of a transcript file, or
+    ``(line number, id as far as readable, problem)`` for a line that is not UTF-8."""
+    lines = []
+    for number, raw in enumerate(trans.read_bytes().split(b"\n"), start=1):
+        raw = raw.rstrip(b"\r")
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark some editors add
+            raw = raw[3:]
+        if not raw.strip():
+            continue
+        try:
+            lines.append((number, raw.decode("utf-8"), None))
+        except UnicodeDecodeError as err:
+            utt = raw.split(maxsplit=1)[0].decode("ascii", errors="replace")
+            lines.append((number, utt, f"not UTF-8: byte 0x{raw[err.start]:02x} at column {err.start + 1}"))
+    return lines
+
+
+def _read_chapter(
+    chapter_dir: Path,
+    speaker: str,
+    wav: Dict[str, str],
+    text: Dict[str, str],
+    utt2spk: Dict[str, str],
+    report: PrepareReport,
+) -> None:
+    """Adds the usable utterances of one chapter folder; excludes (and reports) the others."""
+    reader, chapter = chapter_dir.parent.name, chapter_dir.name
+    trans = chapter_dir / f"{reader}-{chapter}.trans.txt"
+    flacs = {p.stem: p for p in chapter_dir.glob("*.flac")}
+
+    def exclude(utt: str, reason: str, source: Union[str, Path], detail: str) -> None:
+        report.excluded.append(Excluded(utt, STEP, reason, str(source), detail))
+
+    if not trans.is_file():
+        for stem in sorted(flacs):
+            exclude(stem, "no_transcript", flacs[stem], f"{trans.name} is missing from {chapter_dir}")
+        return
+    try:
+        lines = _decode_lines(trans)
+    except OSError as err:  # e.g. no read permission: the chapter's audio cannot be labelled
+        for stem in sorted(flacs):
+            exclude(stem, "unreadable_transcript", trans, f"{trans}: {err.strerror or err}")
+        return
+
+    lines_of: Dict[str, List[Tuple[int, str]]] = {}
+    mentioned = set()
+    for number, content, problem in lines:
+        where = f"{trans}:{number}"
+        utt, words = (content.split(maxsplit=1) + [""])[:2]
+        mentioned.add(utt)
+        if problem is not None:
+            exclude(utt, "bad_encoding", where, problem)
+            continue
+        match = UTT_ID.match(utt)
+        if not match or (match.group("reader"), match.group("chapter")) != (reader, chapter):
+            exclude(utt, "bad_id", where, f"id '{utt}' is not {reader}-{chapter}-<number>")
+            continue
+        lines_of.setdefault(utt, []).append((number, " ".join(words.split())))
+
+    for utt, occurrences in lines_of.items():
+        number, words = occurrences[0]
+        if len(occurrences) > 1:
+            numbers = ", ".join(str(n) for n, _ in occurrences)
+            if len({w for _, w in occurrences}) > 1:  # which transcript is right cannot be known
+                for n, _ in occurrences:
+                    exclude(utt, "duplicate_id", f"{trans}:{n}", f"lines {numbers} give different transcripts")
+                continue
+            report.fixes["duplicate_line_merged"] += len(occurrences) - 1
+            logging.info("%s: lines %s repeat '%s' verbatim; merged", trans, numbers, utt)
+        if utt not in flacs:
+            exclude(utt, "no_audio", f"{trans}:{number}", f"no file {chapter_dir / (utt + '.flac')}")
+            continue
+        wav[utt] = str(flacs[utt].resolve())
+        text[utt] = words
+        utt2spk[utt] = speaker
+    for stem in sorted(flacs.keys() - mentioned):
+        exclude(stem, "no_transcript", flacs[stem], f"no line in {trans}")
+
+
 def prepare_librispeech(
     corpus_dir: PathLike,
     subset: str,
     output_dir: PathLike,
     speaker_level: str = "chapter",
-) -> DataDirSummary:
-    """Writes a Kaldi data dir (wav.scp, text, utt2spk, spk2utt, spk2gender) for one subset.
+    max_excluded_fraction: float = 0.5,
+) -> PrepareReport:
+    """Writes a Kaldi data dir (wav.scp, text, utt2spk, spk2utt, spk2gender) for one subset,
+    and ``excluded.tsv`` listing what could not be used.
 
-    Every transcript line must have its FLAC and every FLAC its transcript line; all problems
-    are collected and raised before anything is written. The data dir is written to a temporary
-    folder, validated, then moved into place, so ``output_dir`` is either complete or absent.
+    A messy corpus does not stop the stage: an utterance whose transcript line has no FLAC
+    (``no_audio``), a FLAC without a transcript line (``no_transcript``), an id that does not
+    match its folder (``bad_id``), a line that is not UTF-8 (``bad_encoding``), an unreadable
+    transcript file (``unreadable_transcript``) or an id given different transcripts on
+    several lines (``duplicate_id``) is excluded and reported with ``file:line``; a line
+    repeated verbatim is merged (a fix, counted in the log). Audio is read later (stage 3).
+    The data dir is written to a temporary folder, validated, then moved into place.
 
     Args:
         corpus_dir: the LibriSpeech folder (holding ``<subset>/`` and SPEAKERS.TXT), or its parent.
         subset: e.g. ``train-clean-100``, ``dev-clean``.
         output_dir: the data dir to write, e.g. ``data/train_clean_100``.
         speaker_level: ``chapter`` (speaker = reader-chapter, as Kaldi) or ``reader``.
+        max_excluded_fraction: more excluded utterances than this fraction of the subset is
+            an error (likely the wrong folder or a broken copy); the data dir and the report
+            are written first.
     Returns:
-        a summary (utterance and speaker counts).
+        a PrepareReport (counts, exclusions, fixes).
     Raises:
         FileNotFoundError: the subset folder does not exist.
-        DataDirError: the corpus is inconsistent (each problem names file and line).
+        DataDirError: no utterance is usable, or too many are excluded (the message names the
+            report and the setting to change).
     """
     if speaker_level not in ("chapter", "reader"):
         raise ValueError(f"speaker_level must be 'chapter' or 'reader', not '{speaker_level}'")
     subset_dir = find_subset_dir(corpus_dir, subset)
     genders = read_speakers_txt(subset_dir.parent / "SPEAKERS.TXT")
+    out = Path(output_dir)
 
     wav: Dict[str, str] = {}
     text: Dict[str, str] = {}
     utt2spk: Dict[str, str] = {}
-    problems: List[str] = []
-    for chapter_dir in sorted(p for p in subset_dir.glob("*/*") if p.is_dir()):
+    report = PrepareReport()
+    chapter_dirs = sorted(p for p in subset_dir.glob("*/*") if p.is_dir())
+    for chapter_dir in chapter_dirs:
         reader, chapter = chapter_dir.parent.name, chapter_dir.name
-        trans = chapter_dir / f"{reader}-{chapter}.trans.txt"
-        flacs = {p.stem: p for p in chapter_dir.glob("*.flac")}
-        if not trans.is_file():
-            if flacs:
-                problems.append(f"{trans}: missing, but {chapter_dir} holds {len(flacs)} FLAC files")
-            continue
-        mentioned = set()
-        for number, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            utt, _, words = line.strip().partition(" ")
-            mentioned.add(utt)
-            match = UTT_ID.match(utt)
-            if not match or (match.group("reader"), match.group("chapter")) != (reader, chapter):
-                problems.append(f"{trans}:{number}: id '{utt}' is not {reader}-{chapter}-<number>")
-                continue
-            if utt in text:
-                problems.append(f"{trans}:{number}: duplicate id '{utt}'")
-                continue
-            if utt not in flacs:
-                problems.append(f"{trans}:{number}: no audio file {chapter_dir / (utt + '.flac')}")
-                continue
-            wav[utt] = str(flacs[utt].resolve())
-            text[utt] = " ".join(words.split())
-            utt2spk[utt] = f"{reader}-{chapter}" if speaker_level == "chapter" else reader
-        for stem in sorted(flacs.keys() - mentioned):
-            problems.append(f"{flacs[stem]}: no line in {trans}")
-    if problems:
-        raise DataDirError(problems)
+        speaker = f"{reader}-{chapter}" if speaker_level == "chapter" else reader
+        _read_chapter(chapter_dir, speaker, wav, text, utt2spk, report)
+    report.excluded.sort(key=lambda e: (e.utt, e.reason, e.source))
+    excluded_utts = {e.utt for e in report.excluded}
+    total = len(excluded_utts | wav.keys())
+    reasons = count_by_reason(report.excluded)
+
     if not wav:
-        raise DataDirError(f"{subset_dir}: no utterances found (expected <reader>/<chapter>/*.trans.txt)")
+        shutil.rmtree(out, ignore_errors=True)
+        if not total:
+            raise DataDirError(
+                f"{subset_dir}: no utterances found (expected <reader>/<chapter>/<reader>-<chapter>.trans.txt "
+                "next to the FLAC files); is this the right folder?"
+            )
+        write_report(out / REPORT_NAME, report.excluded)
+        raise DataDirError(
+            f"{subset_dir}: none of its {total} utterances is usable ({reasons}); each is listed in "
+            f"{out / REPORT_NAME}"
+        )
 
     spk2gender = {}
     for spk in set(utt2spk.values()):
@@ -124,12 +227,28 @@ def prepare_librispeech(
         logging.warning("SPEAKERS.TXT lacks some readers of %s: spk2gender not written", subset)
         spk2gender = {}
 
-    out = Path(output_dir)
     summary = write_data_dir(out, wav, text, utt2spk, spk2gender)
+    write_report(out / REPORT_NAME, report.excluded)
+    report.num_utts, report.num_speakers = summary.num_utts, summary.num_speakers
     logging.info(
-        "%s/%s -> %s: %d utterances, %d speakers", corpus_dir, subset, out, summary.num_utts, summary.num_speakers
+        "%s/%s -> %s: %d utterances, %d speakers; fixes: %s; excluded: %s (each with its file and reason in %s)",
+        corpus_dir,
+        subset,
+        out,
+        summary.num_utts,
+        summary.num_speakers,
+        dict(sorted(report.fixes.items())) or "none",
+        reasons or "none",
+        out / REPORT_NAME,
     )
-    return summary
+    fraction = len(excluded_utts) / total
+    if fraction > max_excluded_fraction:
+        raise DataDirError(
+            f"{subset_dir}: {len(excluded_utts)} of {total} utterances excluded ({fraction:.0%}, more than "
+            f"max_excluded_fraction {max_excluded_fraction:g}): {reasons}; is this the right folder? Each is listed "
+            f"in {out / REPORT_NAME}. If the corpus is meant to be like this, raise --max_excluded_fraction."
+        )
+    return report
 
 
 def data_dir_name(subset: str) -> str:

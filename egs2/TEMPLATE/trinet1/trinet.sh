@@ -34,6 +34,7 @@ valid_set=              # validation set
 test_sets=              # test sets, space separated
 fs=16000                # sampling rate of the formatted audio
 audio_format=flac       # flac or wav in dump/raw
+max_excluded_fraction=0.5  # stages 1, 3: fail when a larger fraction of a set is unusable (wrong folder?)
 min_sec=0.5             # stage 4: shorter utterances are dropped
 max_sec=20              # stage 4: longer utterances are dropped
 speed_perturb_factors=  # stage 2: e.g. "0.9 1.0 1.1" (empty = off); applies to the pretraining set
@@ -68,6 +69,7 @@ Options:
   --local_data_opts        options passed to local/data.sh in stage 1
   --ssl_train_set / --asr_train_set / --valid_set / --test_sets
   --fs / --audio_format    dump/raw audio (${fs} Hz, ${audio_format})
+  --max_excluded_fraction  stages 1, 3 fail above this fraction of unusable utterances (${max_excluded_fraction})
   --min_sec / --max_sec    duration filter of stage 4 (${min_sec} / ${max_sec})
   --speed_perturb_factors  stage 2, e.g. "0.9 1.0 1.1" (off)
   --token_type / --nbpe    stage 5 token list: char or bpe (${token_type})
@@ -160,10 +162,10 @@ run_asr() {
 
 # ---------------------------------------------------------------- stage 1
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
-    log "Stage 1: data preparation (local/data.sh)"
+    log "Stage 1: data preparation (local/data.sh; unusable utterances are listed in data/<set>/excluded.tsv)"
     if needs_run data/.stage1.done "data preparation"; then
         # shellcheck disable=SC2086
-        local/data.sh --nj "${nj}" ${local_data_opts}
+        local/data.sh --nj "${nj}" --max_excluded_fraction "${max_excluded_fraction}" ${local_data_opts}
         for dset in ${all_sets}; do
             ${python} -m espnet_trinet.bin.datadir validate "data/${dset}"
         done
@@ -193,25 +195,41 @@ fi
 
 # ---------------------------------------------------------------- stage 3
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-    log "Stage 3: format audio to ${fs} Hz mono ${audio_format} in ${dumpdir}/raw/org"
+    log "Stage 3: format audio to ${fs} Hz mono ${audio_format} in ${dumpdir}/raw/org (unusable audio: <set>/excluded.tsv)"
     for dset in ${all_sets}; do
         # format_datadir resumes by itself; its own done marker makes the re-run instant.
         ${python} -m espnet_trinet.bin.format_datadir --in_dir "data/${dset}" \
             --out_dir "${dumpdir}/raw/org/${dset}" --fs "${fs}" --nj "${nj}" \
-            --audio_format "${audio_format}"
+            --audio_format "${audio_format}" --max_excluded_fraction "${max_excluded_fraction}"
     done
 fi
 
 # ---------------------------------------------------------------- stage 4
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-    log "Stage 4: filter utterances (${min_sec} s <= duration <= ${max_sec} s, non-empty text)"
+    log "Stage 4: filter utterances (${min_sec} s <= duration <= ${max_sec} s, non-empty text, encodable);" \
+        "every utterance stages 1, 3 and 4 left out, with its file and reason: ${dumpdir}/raw/<set>/excluded.tsv"
     train_sets=" $(unique_sets ${ssl_train_set} ${asr_train_set} ${valid_set}) "
+    model_configs=$(echo ${data2vec_config} ${trinet_config} ${asr_config})
+    min_encodable_sec=
     for dset in ${all_sets}; do
         if needs_run "${dumpdir}/raw/${dset}/.done" "filtering of ${dset}"; then
             duration_opts=(--min_sec "${min_sec}" --max_sec "${max_sec}")
             # Test sets keep every usable utterance whatever its length: dropping some
             # would make the WER incomparable with published numbers.
             [[ "${train_sets}" == *" ${dset} "* ]] || duration_opts=(--min_sec 0 --max_sec 100000)
+            # ... except what the models cannot encode at all (ESPnet's conv2d subsampling
+            # raises TooShortUttError below 7 frames), which would crash decoding.
+            if [ -z "${min_encodable_sec}" ] && [ -n "${model_configs}" ]; then
+                # shellcheck disable=SC2086
+                min_encodable_sec=$(${python} -m espnet_trinet.bin.min_input_length --fs "${fs}" ${model_configs}) \
+                    || { log "cannot tell the shortest input of ${model_configs}"; exit 1; }
+                log "the models (${model_configs}) encode ${min_encodable_sec} s of audio or more"
+            fi
+            if [ -n "${min_encodable_sec}" ]; then
+                duration_opts+=(--min_encodable_sec "${min_encodable_sec}")
+            else
+                log "no model config given: utterances too short to encode are not dropped from ${dset}"
+            fi
             ${python} -m espnet_trinet.bin.filter_datadir --in_dir "${dumpdir}/raw/org/${dset}" \
                 --out_dir "${dumpdir}/raw/${dset}" "${duration_opts[@]}"
             ${python} -m espnet_trinet.bin.datadir validate "${dumpdir}/raw/${dset}"

@@ -46,3 +46,12 @@ def test_nothing_usable_is_an_error(tmp_path, capsys):
     d = _data_dir(tmp_path, [("s-1", tmp_path / "gone.wav")])
     assert main(["--in_dir", str(d), "--out_dir", str(tmp_path / "out")]) == 1
     assert "no usable utterance" in capsys.readouterr().err
+
+
+def test_excluded_fraction_is_an_option(tmp_path, capsys):
+    sf.write(tmp_path / "a.wav", np.zeros(1600, dtype=np.int16), 16000)
+    d = _data_dir(tmp_path, [("s-1", tmp_path / "a.wav"), ("s-2", tmp_path / "gone.wav")])
+    args = ["--in_dir", str(d), "--out_dir", str(tmp_path / "out")]
+    assert main(args + ["--max_excluded_fraction", "0.4"]) == 1
+    assert "1 of 2 utterances excluded (more than max_excluded_fraction 0.4)" in capsys.readouterr().err
+    assert main(args) == 0 and (tmp_path / "out" / ".done").exists()

@@ -10,7 +10,8 @@ nj=4
 librispeech_dir=        # existing LibriSpeech folder (holding train-clean-100/, ... or LibriSpeech/)
 download_dir=downloads  # where archives go when librispeech_dir is empty
 parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360 train-other-500"
-help_message="Usage: $0 [--librispeech_dir DIR | --download_dir DIR] [--parts \"...\"] [--nj N]"
+max_excluded_fraction=0.5  # fail when a larger fraction of a part is unusable (wrong folder, broken copy)
+help_message="Usage: $0 [--librispeech_dir DIR | --download_dir DIR] [--parts \"...\"] [--nj N] [--max_excluded_fraction F]"
 . ../../TEMPLATE/utils/parse_options.sh
 
 if [ -z "${librispeech_dir}" ]; then
@@ -24,9 +25,10 @@ if [ -z "${librispeech_dir}" ]; then
 fi
 [ -d "${librispeech_dir}" ] || { log "--librispeech_dir ${librispeech_dir} is not a folder"; exit 1; }
 
-log "LibriSpeech data preparation from ${librispeech_dir}"
+log "LibriSpeech data preparation from ${librispeech_dir} (unusable utterances: data/<part>/excluded.tsv)"
 # shellcheck disable=SC2086
-python -m espnet_trinet.bin.prepare_librispeech --corpus_dir "${librispeech_dir}" --subsets ${parts} --output_dir data
+python -m espnet_trinet.bin.prepare_librispeech --corpus_dir "${librispeech_dir}" --subsets ${parts} \
+    --output_dir data --max_excluded_fraction "${max_excluded_fraction}"
 
 train_parts=""
 for part in train_clean_100 train_clean_360 train_other_500; do
@@ -36,6 +38,9 @@ if [ "$(echo ${train_parts} | wc -w)" -eq 3 ]; then
     log "combining ${train_parts} -> data/train_960"
     # shellcheck disable=SC2086
     python -m espnet_trinet.bin.datadir combine data/train_960 ${train_parts}
+    # The parts' reports of excluded utterances (same header), so that train_960's is complete.
+    { head -n 1 data/train_clean_100/excluded.tsv
+      for dir in ${train_parts}; do tail -n +2 "${dir}/excluded.tsv"; done; } > data/train_960/excluded.tsv
 else
     log "not all three training subsets are present (${train_parts}); train_960 is not made"
 fi

@@ -10,7 +10,8 @@ seed=0
 num_train_speakers=16
 utts_per_speaker=24
 num_labelled=96         # the labelled fine-tuning subset of train (as train-clean-100 is of the 960 h)
-help_message="Usage: $0 [--nj N] [--corpus_dir DIR] [--seed N] [--num_train_speakers N] [--utts_per_speaker N] [--num_labelled N]"
+max_excluded_fraction=0.5  # fail when a larger fraction of a subset is unusable
+help_message="Usage: $0 [--nj N] [--corpus_dir DIR] [--seed N] [--num_train_speakers N] [--utts_per_speaker N] [--num_labelled N] [--max_excluded_fraction F]"
 . ../../TEMPLATE/utils/parse_options.sh
 
 log "synthesising the corpus in ${corpus_dir} (seed ${seed})"
@@ -18,7 +19,7 @@ python -m espnet_trinet.bin.make_synth_corpus --output_dir "${corpus_dir}" --see
     --num_train_speakers "${num_train_speakers}" --utts_per_speaker "${utts_per_speaker}" --nj "${nj}"
 log "LibriSpeech-style data preparation"
 python -m espnet_trinet.bin.prepare_librispeech --corpus_dir "${corpus_dir}" \
-    --subsets train dev test --output_dir data
+    --subsets train dev test --output_dir data --max_excluded_fraction "${max_excluded_fraction}"
 log "labelled fine-tuning subset: ${num_labelled} random utterances of train -> data/train_labelled"
 python -m espnet_trinet.bin.datadir filter --in_dir data/train --out_dir data/train_labelled \
     --num_random "${num_labelled}" --seed "${seed}"
