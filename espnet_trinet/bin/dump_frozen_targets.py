@@ -4,20 +4,30 @@
 Example:
     python -m espnet_trinet.bin.dump_frozen_targets \\
         --data_dir dump/raw/train --output_dir dump/frozen_targets/train \\
-        --asr_model_file exp/asr_data2vec/valid.cer_ctc.ave.pth --projector ctc
+        --asr_model_file exp/asr_data2vec/valid.cer_ctc.ave.pth --projector ctc \\
+        --token_list data/token_list/char/tokens.txt
+
+With ``--verify_only true`` it dumps nothing and checks that the complete dump in
+``--output_dir`` was made by this teacher and projector (exit status 1 naming what
+changed otherwise): the recipe runs it before reusing a finished dump.
 """
 
 import argparse
 import logging
+import sys
+from pathlib import Path
+
+import yaml
+from espnet2.utils.types import str2bool
 
 from espnet_trinet.teachers.frozen_targets import OnlineFrozenTargets
-from espnet_trinet.teachers.offline_dump import dump_frozen_targets
+from espnet_trinet.teachers.offline_dump import INFO_FILE, check_dump_request, dump_frozen_targets, dump_request
 from espnet_trinet.teachers.projectors import PROJECTOR_KINDS
 
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_dir", required=True, help="data dir with wav.scp (16 kHz, formatted)")
+    parser.add_argument("--data_dir", default=None, help="data dir with wav.scp (16 kHz, formatted); required to dump")
     parser.add_argument("--output_dir", required=True, help="where targets.{ark,scp} and targets_info.yaml go")
     teacher = parser.add_argument_group("frozen teacher (an ESPnet ASR model)")
     teacher.add_argument("--asr_train_config", default=None, help="its config.yaml (default: next to the model)")
@@ -28,6 +38,10 @@ def get_parser() -> argparse.ArgumentParser:
     proj.add_argument("--num_classes", type=int, default=32, help="classes of the random projection")
     proj.add_argument("--seed", type=int, default=0, help="seed of the random projection")
     proj.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (ctc)")
+    parser.add_argument("--token_list", default=None,
+                        help="the recipe's token list (tokens.txt); projector ctc: must be the teacher's")
+    parser.add_argument("--verify_only", type=str2bool, default=False,
+                        help="dump nothing; fail unless --output_dir holds a complete dump by this teacher and projector")
     parser.add_argument("--target_dtype", default="float32", choices=["float32", "float16"],
                         help="storage of soft/regression targets (hard ids are always compact integers)")
     parser.add_argument(
@@ -45,6 +59,8 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd=None):
     args = get_parser().parse_args(cmd)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    if args.data_dir is None and not args.verify_only:
+        raise ValueError("--data_dir is required to dump targets")
     source = OnlineFrozenTargets(
         asr_train_config=args.asr_train_config,
         asr_model_file=args.asr_model_file,
@@ -53,7 +69,16 @@ def main(cmd=None):
         num_classes=args.num_classes,
         seed=args.seed,
         temperature=args.temperature,
+        token_list=args.token_list,
     )
+    if args.verify_only:
+        info_path = Path(args.output_dir) / INFO_FILE
+        if not info_path.is_file():
+            raise FileNotFoundError(f"{info_path} does not exist: {args.output_dir} holds no complete dump")
+        check_dump_request(yaml.safe_load(info_path.read_text(encoding="utf-8")),
+                           dump_request(source, args.target_dtype), info_path)
+        logging.info(f"{args.output_dir}: dumped by this teacher and projector")
+        return
     info = dump_frozen_targets(
         args.data_dir,
         args.output_dir,
@@ -67,4 +92,8 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as err:  # a clear message, not a traceback
+        logging.error("%s", err)
+        sys.exit(1)

@@ -6,6 +6,7 @@ that its choices are one explicit table and any process can rebuild a model from
 """
 
 import argparse
+from pathlib import Path
 from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -31,7 +32,8 @@ from espnet2.train.trainer import Trainer
 from espnet2.utils.types import int_or_none, str_or_none
 from typeguard import typechecked
 
-from espnet_trinet.models.trinet_model import TriNetModel
+from espnet_trinet.models.trinet_model import MAX_FRAME_MISMATCH, TriNetModel
+from espnet_trinet.teachers.compat import StudentInput
 from espnet_trinet.teachers.frozen_targets import AbsFrozenTargets, OfflineFrozenTargets, OnlineFrozenTargets
 
 frontend_choices = ClassChoices(
@@ -176,6 +178,9 @@ class TriNetTask(AbsTask):
         frozen_targets = None
         if getattr(args, "frozen_teacher", None) is not None:
             frozen_targets = frozen_teacher_choices.get_class(args.frozen_teacher)(**args.frozen_teacher_conf)
+            # Here, not at the first batch: a teacher or dump that does not fit fails before training.
+            student = StudentInput(frontend, args.frontend_conf, encoder, args.encoder_conf)
+            frozen_targets.check_fits(student, _frozen_target_files(args), MAX_FRAME_MISMATCH)
 
         model = model_choices.get_class(args.model)(
             frontend=frontend,
@@ -188,6 +193,25 @@ class TriNetTask(AbsTask):
         if args.init is not None:
             initialize(model, args.init)
         return model
+
+
+def _frozen_target_files(args: argparse.Namespace) -> List[Path]:
+    """The ``frozen_targets`` files of the training and validation data.
+
+    A training run (it has data) with an offline teacher but no such entry fails here;
+    a model built without data (analysis, benchmarks) or for collect-stats is not asked for any.
+    """
+    files = []
+    for split in ("train", "valid"):
+        entries = getattr(args, f"{split}_data_path_and_name_and_type", None) or []
+        found = [Path(path) for path, name, _ in entries if name == "frozen_targets"]
+        if entries and not found and args.frozen_teacher == "offline" and not getattr(args, "collect_stats", False):
+            raise ValueError(
+                f"frozen_teacher 'offline' needs its dumped targets in the {split} data: add "
+                f"--{split}_data_path_and_name_and_type <dump>/targets.scp,frozen_targets,kaldi_ark"
+            )
+        files += found
+    return files
 
 
 def _call_after_zero_grad(optimizer: torch.optim.Optimizer, callback: Callable[[], None]) -> None:

@@ -2,9 +2,12 @@
 
 import logging
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
+
+from espnet_trinet.teachers.compat import frontend_summary, read_token_list
+from espnet_trinet.utils.espnet_conf import resolved_conf
 
 
 def resolve_asr_files(
@@ -78,8 +81,38 @@ class FrozenASRTeacher:
         return None if ctc is None else ctc.ctc_lo
 
     @property
-    def token_list(self):
-        return list(getattr(self.train_args, "token_list", []) or [])
+    def token_list(self) -> List[str]:
+        tokens = getattr(self.train_args, "token_list", None) or []
+        if isinstance(tokens, str):  # a path, when the config was written before ESPnet read the file
+            return read_token_list(tokens, "the teacher's token_list")
+        return list(tokens)
+
+    @property
+    def fs(self) -> Optional[int]:
+        """The sampling rate the teacher's frontend was configured for (None: no frontend)."""
+        frontend = self.model.frontend
+        if frontend is None:
+            return None
+        return resolved_conf(type(frontend), getattr(self.train_args, "frontend_conf", None)).get("fs")
+
+    def frontend_summary(self) -> str:
+        """Its frontend and subsampling settings, as the config spells them (for messages)."""
+        return frontend_summary(
+            self.model.frontend, getattr(self.train_args, "frontend_conf", None),
+            self.model.encoder, getattr(self.train_args, "encoder_conf", None),
+        )
+
+    @torch.no_grad()
+    def frames_for(self, num_samples: Sequence[int]) -> List[int]:
+        """Encoder frames the teacher gives for audio of each length (one short forward each)."""
+        generator = torch.Generator().manual_seed(0)
+        frames = []
+        for n in num_samples:
+            speech = 0.1 * torch.randn(1, int(n), generator=generator)
+            device = next(self.model.parameters()).device
+            _, lengths = self.encode(speech.to(device), torch.tensor([int(n)], device=device))
+            frames.append(int(lengths[0]))
+        return frames
 
     @torch.no_grad()
     def encode(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

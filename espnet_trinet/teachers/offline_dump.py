@@ -8,6 +8,12 @@ them, soft/regression targets as float32 or float16 (``target_dtype``).
 A killed dump loses nothing: every finished utterance is in the scp, and a re-run
 appends only the missing ones. ``targets_info.yaml`` is written last and marks the
 dump complete; its ``output_dim`` and ``projector`` go into the pretraining config.
+
+What made the targets (teacher checksums, projector settings, the teacher's sampling
+rate, frame rate and token list) is written to ``targets_request.yaml`` before the
+first target and copied into ``targets_info.yaml``: a resumed or reused dump whose
+teacher or projector has changed since fails instead of mixing or reusing old targets
+(``check_dump_request``), and pretraining checks the student against it.
 """
 
 import logging
@@ -21,9 +27,16 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from espnet_trinet.teachers.compat import INFO_FILE, file_sha256, teacher_signature
 from espnet_trinet.teachers.frozen_targets import OnlineFrozenTargets
 
-INFO_FILE = "targets_info.yaml"
+REQUEST_FILE = "targets_request.yaml"
+# Keys of the request that decide the targets; two dumps agreeing on them hold the same
+# targets (the teacher's paths are kept for messages, but a moved experiment is the same teacher).
+IDENTITY_KEYS = (
+    "projector", "kind", "output_dim", "dtype", "num_classes", "seed", "temperature",
+    "teacher_model_sha256", "teacher_config_sha256",
+)
 
 
 def compact_id_dtype(num_classes: int) -> np.dtype:
@@ -79,6 +92,47 @@ def _load_batch(reader, keys: List[str], fs: int) -> Tuple[torch.Tensor, torch.T
     return torch.nn.utils.rnn.pad_sequence(waves, batch_first=True), lengths
 
 
+def dump_request(source: OnlineFrozenTargets, target_dtype: str = "float32") -> Dict:
+    """What a dump of ``source``'s targets is made of: teacher, projector, frame rate, tokens."""
+    projector = source.projector
+    kind = source.kind
+    request = dict(
+        projector=projector.mode,
+        kind=kind,
+        output_dim=int(source.output_dim),
+        dtype=str(compact_id_dtype(source.output_dim) if kind == "hard" else np.dtype(target_dtype)),
+        # Settings that do not apply to this projector are None, so changing them is no change.
+        num_classes=int(source.output_dim) if projector.mode == "random" else None,
+        seed=int(projector.seed) if projector.mode == "random" else None,
+        temperature=float(projector.temperature) if projector.mode == "ctc" else None,
+        teacher_config=str(source.teacher.config_path),
+        teacher_model=str(source.teacher.model_path),
+        teacher_config_sha256=file_sha256(source.teacher.config_path),
+        teacher_model_sha256=file_sha256(source.teacher.model_path),
+    )
+    request.update(teacher_signature(source.teacher))
+    return request
+
+
+def check_dump_request(recorded: Dict, request: Dict, where: Union[str, Path]) -> None:
+    """Fail, naming every difference, if ``recorded`` (a dump's request) was made by another teacher or projector."""
+    differences = []
+    for key in IDENTITY_KEYS:
+        if key not in recorded:
+            differences.append(f"{key}: not recorded (a dump made before the check)")
+        elif recorded[key] != request[key]:
+            differences.append(f"{key}: {recorded[key]} in the dump, {request[key]} now")
+    if differences:
+        if any(d.startswith("teacher_") for d in differences):
+            differences.append(f"teacher then: {recorded.get('teacher_model')}; now: {request['teacher_model']}")
+        raise ValueError(
+            f"stale frozen targets: {where} was dumped from another teacher or projector than asked now:\n  "
+            + "\n  ".join(differences)
+            + f"\nRemove it (rm -r {Path(where).parent}) to dump the targets again, or dump to another "
+            "directory (trinet.sh --frozen_targets_dir)"
+        )
+
+
 def dump_frozen_targets(
     data_dir: Path,
     output_dir: Path,
@@ -109,14 +163,32 @@ def dump_frozen_targets(
     wav_scp = data_dir / "wav.scp"
     if not wav_scp.is_file():
         raise FileNotFoundError(f"{wav_scp} does not exist")
+    if source.teacher.fs != fs:
+        raise ValueError(
+            f"the frozen teacher {source.teacher.model_path} expects {source.teacher.fs} Hz audio, "
+            f"the dump reads {fs} Hz (--fs): use a teacher fine-tuned at {fs} Hz"
+        )
     output_dir.mkdir(parents=True, exist_ok=True)
+    request = dump_request(source, target_dtype)
+    request_path = output_dir / REQUEST_FILE
+    ark, scp = output_dir / "targets.ark", output_dir / "targets.scp"
+    if request_path.is_file():
+        # A resumed dump must not append another teacher's targets to the old ones.
+        check_dump_request(yaml.safe_load(request_path.read_text(encoding="utf-8")), request, request_path)
+    elif read_finished_keys(scp):
+        raise ValueError(
+            f"{scp} holds targets but {request_path} is missing, so which teacher made them is unknown; "
+            f"remove {output_dir} to dump them again"
+        )
     info_path = output_dir / INFO_FILE
     if info_path.exists():
         info_path.unlink()  # re-validated below; a stale marker must not survive a failure
+    if not request_path.is_file():
+        with open(request_path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(request, f, sort_keys=False)
 
     reader = SoundScpReader(str(wav_scp), dtype="float32")
     lengths = _utterance_lengths(data_dir, reader)
-    ark, scp = output_dir / "targets.ark", output_dir / "targets.scp"
     done = set(read_finished_keys(scp))
     todo = {k: n for k, n in lengths.items() if k not in done}
     logging.info(f"{len(done)} utterances already dumped, {len(todo)} to go")
@@ -144,16 +216,7 @@ def dump_frozen_targets(
     missing = set(lengths) - set(read_finished_keys(scp))
     if missing:
         raise RuntimeError(f"{len(missing)} utterances were not dumped, e.g. {sorted(missing)[:3]}")
-    info = dict(
-        projector=source.projector.mode,
-        kind=source.kind,
-        output_dim=int(source.output_dim),
-        dtype=str(id_dtype if source.kind == "hard" else float_dtype),
-        num_utterances=len(lengths),
-        teacher_config=str(source.teacher.config_path),
-        teacher_model=str(source.teacher.model_path),
-        bytes=os.path.getsize(ark),
-    )
+    info = dict(request, num_utterances=len(lengths), bytes=os.path.getsize(ark))
     with open(info_path, "w", encoding="utf-8") as f:
         yaml.safe_dump(info, f, sort_keys=False)
     return info
@@ -172,8 +235,10 @@ def _utterance_lengths(data_dir: Path, reader) -> Dict[str, int]:
     return {key: reader[key][1].shape[0] for key in reader.keys()}
 
 
-# Keys of targets_info.yaml that every part of a split dump must agree on.
-_SHARED_INFO = ("projector", "kind", "output_dim", "dtype", "teacher_config", "teacher_model")
+# Keys of targets_info.yaml that every part of a split dump must agree on (and that the merged
+# info keeps, so the pretraining and stale-dump checks see what one dump would have recorded).
+_SHARED_INFO = IDENTITY_KEYS + ("teacher_config", "teacher_model", "fs", "frontend", "probe_samples",
+                                "probe_frames", "token_list")
 
 
 def merge_target_dumps(part_dirs: Sequence[Union[str, Path]], output_dir: Union[str, Path]) -> dict:
@@ -196,7 +261,7 @@ def merge_target_dumps(part_dirs: Sequence[Union[str, Path]], output_dir: Union[
     if not infos:
         raise ValueError("no parts to merge")
     for key in _SHARED_INFO:
-        values = {str(info[key]) for info in infos}
+        values = {str(info.get(key)) for info in infos}
         if len(values) > 1:
             raise ValueError(f"the parts disagree on {key}: {sorted(values)}; dump them again with one teacher")
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +272,7 @@ def merge_target_dumps(part_dirs: Sequence[Union[str, Path]], output_dir: Union[
     if len(set(keys)) != len(keys):
         raise ValueError(f"the parts of {output_dir} share utterance ids; split the data dir without overlap")
     (output_dir / "targets.scp").write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
-    merged = {key: infos[0][key] for key in _SHARED_INFO}
+    merged = {key: infos[0][key] for key in _SHARED_INFO if key in infos[0]}
     merged.update(
         num_utterances=sum(int(info["num_utterances"]) for info in infos),
         bytes=sum(int(info["bytes"]) for info in infos),

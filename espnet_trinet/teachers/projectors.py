@@ -47,6 +47,7 @@ class TeacherProjector(torch.nn.Module):
         self.mode = mode
         self.kind = projector_kind(mode)
         self.temperature = temperature
+        self.seed = seed
         if mode == "ctc":
             if ctc_linear is None:
                 raise ValueError("projector 'ctc' needs the teacher's CTC layer (ctc.ctc_lo)")

@@ -88,7 +88,13 @@ def test_training_stages_write_checkpoints_and_trinet_uses_the_offline_teacher(r
     assert info["teacher_model"].endswith("asr_data2vec/valid.cer_ctc.ave.pth")
     config = yaml.safe_load((exp / "ssl_trinet" / "config.yaml").read_text())
     assert config["frozen_teacher"] == "offline"
-    assert config["frozen_teacher_conf"] == {"projector": "ctc", "output_dim": vocab}
+    assert config["frozen_teacher_conf"] == {
+        "projector": "ctc", "output_dim": vocab, "token_list": "data/token_list/char/tokens.txt"}
+    # What the mismatch checks compare: the teacher's tokens and frame rate, its checksum.
+    tokens = (recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split()
+    assert info["token_list"] == tokens and info["fs"] == 16000 and len(info["teacher_model_sha256"]) == 64
+    for asr in ("asr_data2vec", "asr_trinet"):
+        assert "fits the fine-tuning model" in (exp / asr / "check_init_param.log").read_text()
     assert "loss_regul" in (exp / "ssl_trinet" / "train.log").read_text()
 
 

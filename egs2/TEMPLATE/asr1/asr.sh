@@ -184,6 +184,20 @@ if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
         norm_opts=(--normalize "${feats_normalize}")
         [ "${feats_normalize}" = global_mvn ] && \
             norm_opts+=(--normalize_conf "stats_file=${asr_stats_dir}/train/feats_stats.npz")
+        if [ -n "${pretrained_model}" ]; then
+            # Before training, with asr_train's own options: a config that does not fit the
+            # checkpoint (blocks, widths, frame shift, normalisation, ...) fails here naming the
+            # setting; ESPnet alone would fail late, or leave missing blocks random silently.
+            check_log="${asr_exp}/check_init_param.log"
+            # shellcheck disable=SC2086
+            ${python} -m espnet_trinet.bin.check_init_param "${config_opts[@]}" "${data_opts[@]}" \
+                "${norm_opts[@]}" "${init_opts[@]}" ${asr_args} > "${check_log}" 2>&1 \
+                || { log "stage 11: the fine-tuning config does not fit --pretrained_model (${check_log}):"
+                     sed -n '/ERROR/,$p' "${check_log}"; exit 1; }
+            if grep -q "ignore_init_mismatch true:" "${check_log}"; then
+                log "warning: --pretrained_model fits only partly, the rest stays random; see ${check_log}"
+            fi
+        fi
         # The launcher runs one process (CPU, 1 GPU), DDP over ngpu GPUs, or srun across
         # nodes when cuda_cmd is slurm.pl. --resume true: a killed run continues from
         # ${asr_exp}/checkpoint.pth.

@@ -286,9 +286,20 @@ fi
 # ---------------------------------------------------------------- stage 9
 teacher_model="${expdir}/asr_data2vec/${inference_asr_model}"
 targets_dir=${frozen_targets_dir:-${dumpdir}/frozen_targets_${frozen_projector}}
+# The token list stages 5, 8 and 10 fine-tune with (asr.sh's names); with projector ctc the
+# teacher must have been fine-tuned with it (checked by the dump and by the training).
+if [ "${token_type}" = bpe ]; then
+    token_list="data/token_list/bpe_unigram${nbpe}/tokens.txt"
+else
+    token_list="data/token_list/char/tokens.txt"
+fi
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
     log "Stage 9: TriNet pretraining with the frozen teacher ${teacher_model} (${frozen_targets}, ${frozen_projector})"
-    [ -f "${teacher_model}" ] || { log "${teacher_model} is missing: run stage 8 first"; exit 1; }
+    for file in "${teacher_model}" "$(dirname "${teacher_model}")/config.yaml"; do
+        [ -f "${file}" ] || { log "the frozen teacher's ${file} is missing: stage 8 makes it, run stage 8 first"; exit 1; }
+    done
+    # Every checked setting of the frozen teacher (see espnet_trinet/teachers/compat.py).
+    dump_opts=(--asr_model_file "${teacher_model}" --projector "${frozen_projector}" --token_list "${token_list}")
     if [ "${frozen_targets}" = offline ]; then
         for dset in ${ssl_train_set} ${valid_set}; do
             out="${targets_dir}/${dset}"
@@ -300,19 +311,29 @@ if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
                 ${decode_cmd} JOB=1:"${nj}" "${out}/log/dump.JOB.log" \
                     ${python} -m espnet_trinet.bin.dump_frozen_targets \
                         --data_dir "${dumpdir}/raw/${dset}/split${nj}utt/JOB" --output_dir "${out}/split${nj}utt/JOB" \
-                        --asr_model_file "${teacher_model}" --projector "${frozen_projector}" \
-                        ${frozen_dump_args} \
-                    || { log "dumping frozen targets failed, see ${out}/log/dump.*.log"; exit 1; }
+                        "${dump_opts[@]}" ${frozen_dump_args} \
+                    || { log "dumping frozen targets failed, see ${out}/log/dump.*.log:"
+                         sed -n '/ERROR/,/^# Accounting/p' "${out}"/log/dump.*.log | grep -v "^# Acc" | head -n 20
+                         exit 1; }
                 # shellcheck disable=SC2046
                 ${python} -m espnet_trinet.bin.merge_frozen_targets --output_dir "${out}" \
                     $(for n in $(seq "${nj}"); do echo "${out}/split${nj}utt/${n}"; done)
                 touch "${out}/.done"
+            else
+                # A finished dump is reused only if this teacher and projector made it: stage 8
+                # may have retrained the teacher, or the options may have changed since.
+                # shellcheck disable=SC2086
+                ${python} -m espnet_trinet.bin.dump_frozen_targets --verify_only true --output_dir "${out}" \
+                    "${dump_opts[@]}" ${frozen_dump_args} > "${out}/log/verify.log" 2>&1 \
+                    || { log "the frozen targets in ${out} do not fit (${out}/log/verify.log):"
+                         sed -n '/ERROR/,$p' "${out}/log/verify.log"; exit 1; }
             fi
         done
         output_dim=$(awk '$1 == "output_dim:" {print $2}' "${targets_dir}/${ssl_train_set}/targets_info.yaml")
         teacher_opts=(
             --frozen_teacher offline
             --frozen_teacher_conf "projector=${frozen_projector}" --frozen_teacher_conf "output_dim=${output_dim}"
+            --frozen_teacher_conf "token_list=${token_list}"
             --train_data_path_and_name_and_type "${targets_dir}/${ssl_train_set}/targets.scp,frozen_targets,kaldi_ark"
             --valid_data_path_and_name_and_type "${targets_dir}/${valid_set}/targets.scp,frozen_targets,kaldi_ark"
         )
@@ -320,7 +341,7 @@ if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
         # Online: the teacher runs in every step; the config's output_dim, if set, is checked.
         teacher_opts=(
             --frozen_teacher online --frozen_teacher_conf "projector=${frozen_projector}"
-            --frozen_teacher_conf "asr_model_file=${teacher_model}"
+            --frozen_teacher_conf "asr_model_file=${teacher_model}" --frozen_teacher_conf "token_list=${token_list}"
         )
     fi
     log "TriNet pretraining -> ${expdir}/ssl_trinet (log: ${expdir}/ssl_trinet/train.log)"
