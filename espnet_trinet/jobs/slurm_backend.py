@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from espnet_trinet.jobs.job_range import JobRange, substitute
+from espnet_trinet.jobs.log_rotation import rotate_log
 from espnet_trinet.jobs.task import read_exit_code
 
 
@@ -87,8 +88,10 @@ def run_slurm(
     name = Path(log_pattern).name.replace(f".{jobs.var}", "").replace(jobs.var, "").removesuffix(".log") or "job"
     script = queue_dir / f"{name}.sh"
     script.write_text(batch_script(command, log_pattern, jobs.var))
-    for job in jobs.ids:  # a stale log of an earlier run must not be mistaken for this run's
-        Path(substitute(log_pattern, jobs.var, job)).unlink(missing_ok=True)
+    for job in jobs.ids:
+        # The log of an earlier run is kept (x.log.1), but not under the name read below: its exit
+        # code must not be mistaken for this run's when a task dies before writing one.
+        rotate_log(Path(substitute(log_pattern, jobs.var, job)))
     array = f"{jobs.start}-{jobs.end}" + (f"%{max_parallel}" if max_parallel else "")
     submit = [
         sbatch,

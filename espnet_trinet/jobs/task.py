@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from espnet_trinet.jobs.job_range import substitute
+from espnet_trinet.jobs.log_rotation import rotate_log
 
 _ENDED = re.compile(r"^# Ended \(code (?P<code>-?\d+)\)")
 
@@ -25,11 +26,13 @@ def run_logged(command: str, log_path: Path) -> int:
 
     Args:
         command: shell command line.
-        log_path: the log file (overwritten; its folder is created).
+        log_path: the log file (its folder is created). The log of an earlier run (killed, failed
+            or finished) is kept as ``<log_path>.1`` (see log_rotation).
     Returns:
         the exit code (negative: killed by that signal).
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    rotate_log(log_path)
     start = time.time()
     with open(log_path, "w") as log:
         log.write(f"# {command}\n# Started at {time.ctime(start)} on {socket.gethostname()}\n#\n")

@@ -67,6 +67,19 @@ def test_failed_task_is_named(fake_sbatch, tmp_path):
         run_jobs("test JOB -eq 1", log, JobRange("JOB", 1, 2), backend="slurm")
 
 
+def test_log_of_an_earlier_run_is_kept_but_not_taken_for_this_runs(tmp_path, monkeypatch):
+    # Task 2 is lost before it writes its log (node failure): the earlier run's "code 0" must not count.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text('#!/bin/bash\nSLURM_ARRAY_TASK_ID=1 bash "${@: -1}"\necho 4243\n')
+    (bin_dir / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "t.2.log").write_text("# true\n# Ended (code 0) at an earlier run\n")
+    with pytest.raises(JobsFailed, match=r"1 / 2 failed, see .*t\.2\.log$"):
+        run_jobs("true", str(tmp_path / "t.JOB.log"), JobRange("JOB", 1, 2), backend="slurm")
+    assert (tmp_path / "t.2.log.1").read_text().endswith("# Ended (code 0) at an earlier run\n")
+
+
 def test_sbatch_failure(tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
