@@ -227,8 +227,11 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
             logdir="${decode_dir}/logdir"
             mkdir -p "${logdir}"
             ${python} -m espnet_trinet.bin.datadir split --per_utt "${data_feats}/${dset}" "${inference_nj}" > /dev/null
+            # After a kill, only the jobs that had not finished decode again; the marker names
+            # the split, so that a changed --inference_nj decodes every part again.
             # shellcheck disable=SC2086
             ${decode_cmd} JOB=1:"${inference_nj}" "${logdir}/asr_inference.JOB.log" \
+                "${template_dir}/utils/run_once.sh" "${logdir}/output.JOB/.done_split${inference_nj}" \
                 ${python} -m espnet2.bin.asr_inference --ngpu 0 --batch_size 1 "${inference_opts[@]}" \
                     --data_path_and_name_and_type "${data_feats}/${dset}/wav.scp,speech,sound" \
                     --key_file "${data_feats}/${dset}/split${inference_nj}utt/JOB/wav.scp" \
