@@ -147,9 +147,10 @@ class TriNetModel(AbsESPnetModel):
         Returns:
             loss (scalar), stats (scalars for the reporter), weight (batch size).
         """
-        # Batch norm updates its running statistics in the forward pass; a batch whose
-        # loss turns out non-finite gets them put back (see NonFiniteLossGuard).
-        running_stats = self.nonfinite_guard.save_running_stats(self) if self.training else ()
+        if self.training:
+            # Batch norm updates its running statistics in the forward pass; an update
+            # skipped for a non-finite loss gets them put back (see NonFiniteLossGuard).
+            self.nonfinite_guard.save_running_stats(self)
         clean_feats, student_feats, feats_lengths = self._features(speech, speech_lengths)
         x, pos_emb, masks = embed_frames(self.encoder, clean_feats, feats_lengths)
         valid = masks.squeeze(1)  # (B, T)
@@ -189,7 +190,7 @@ class TriNetModel(AbsESPnetModel):
         stats["loss"] = loss.detach()
         stats.update(self._monitor(struc_pred, struc_target, mid, masked, valid))
         loss, stats["nonfinite_loss"] = self.nonfinite_guard.check_loss(
-            loss, stats, kwargs.get("utt_id"), self.training, running_stats
+            loss, stats, kwargs.get("utt_id"), self.training
         )
         if self.training and self.collapse_guard is not None:
             num_updates = int(self.num_updates)

@@ -27,8 +27,9 @@ class NonFiniteLossGuard(torch.nn.Module):
     in its graph becomes NaN, DDP's all-reduce spreads that to every rank, and the
     Trainer skips the update everywhere (so the EMA teacher, moved by the step hook,
     does not move either). Batch norm updates its running statistics during the forward
-    pass, before the loss shows that the batch is bad: ``save_running_stats`` before the
-    forward lets ``check_loss`` put them back, so a bad batch leaves no trace in the model.
+    pass, before the loss shows that the batch is bad, so ``save_running_stats`` keeps a
+    copy from the start of each update and a skipped update puts it back: a bad batch
+    leaves no trace in the model.
 
     ``at_update_boundary`` is called once per update boundary (applied or skipped, see
     ``TriNetTask.build_optimizers``). Only skips that follow a non-finite loss on some
@@ -54,18 +55,21 @@ class NonFiniteLossGuard(torch.nn.Module):
         self.skipped_in_a_row = 0
         # (non-finite stat names, utterance ids) of this rank's bad batches since the last boundary
         self._bad_batches: List[Tuple[List[str], List[str]]] = []
+        # (buffer, copy) of the running statistics at the start of the current update
+        self._saved_running_stats: Optional[List[Tuple[torch.Tensor, torch.Tensor]]] = None
 
-    @staticmethod
     @torch.no_grad()
-    def save_running_stats(model: torch.nn.Module) -> List[Tuple[torch.Tensor, torch.Tensor]]:
-        """(buffer, copy) for the running statistics a training forward of ``model`` will update."""
-        return [
-            (buffer, buffer.clone())
-            for module in model.modules()
-            if module.training
-            for name, buffer in module.named_buffers(recurse=False)
-            if name in RUNNING_STAT_BUFFERS
-        ]
+    def save_running_stats(self, model: torch.nn.Module) -> None:
+        """Keep a copy of the running statistics that training forwards of ``model`` update
+        (batch norm), once per update: call it before every training forward pass."""
+        if self._saved_running_stats is None:
+            self._saved_running_stats = [
+                (buffer, buffer.clone())
+                for module in model.modules()
+                if module.training
+                for name, buffer in module.named_buffers(recurse=False)
+                if name in RUNNING_STAT_BUFFERS
+            ]
 
     def check_loss(
         self,
@@ -73,7 +77,6 @@ class NonFiniteLossGuard(torch.nn.Module):
         stats: Dict[str, torch.Tensor],
         utt_ids: Optional[Sequence[str]] = None,
         training: bool = True,
-        running_stats: Sequence[Tuple[torch.Tensor, torch.Tensor]] = (),
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Return the loss to back-propagate (NaN if ``loss`` is not finite) and the
         ``nonfinite_loss`` stat (1.0 for a bad batch, else 0.0).
@@ -84,20 +87,15 @@ class NonFiniteLossGuard(torch.nn.Module):
             utt_ids: the batch's utterance ids (ESPnet's Trainer passes ``utt_id``).
             training: count the batch towards the update it belongs to; outside
                 training the bad batch is only logged.
-            running_stats: what ``save_running_stats`` returned before the forward;
-                restored if the loss is not finite.
         """
         if bool(torch.isfinite(loss)):
             return loss, loss.new_zeros((), dtype=torch.float32)
-        with torch.no_grad():
-            for buffer, saved in running_stats:
-                buffer.copy_(saved)
         bad_stats = [name for name, value in stats.items() if not bool(torch.isfinite(value).all())]
         utts = [str(u) for u in utt_ids] if utt_ids is not None else ["(utterance ids not given)"]
         if training:
             self._bad_batches.append((bad_stats, utts))
         else:
-            logging.warning(f"non-finite {', '.join(bad_stats)} in validation on utterances {' '.join(utts)}")
+            logging.warning(f"non-finite {', '.join(bad_stats)} in the validation batch [{' '.join(utts)}]")
         return loss * float("nan"), loss.new_ones((), dtype=torch.float32)
 
     def at_update_boundary(self, applied: bool) -> None:
@@ -111,6 +109,7 @@ class NonFiniteLossGuard(torch.nn.Module):
             NonFiniteLossError: ``max_in_a_row`` updates in a row were skipped.
         """
         local_bad, self._bad_batches = self._bad_batches, []
+        saved_running_stats, self._saved_running_stats = self._saved_running_stats, None
         if applied:
             self.skipped_in_a_row = 0
             return
@@ -119,10 +118,15 @@ class NonFiniteLossGuard(torch.nn.Module):
             return  # e.g. fp16 GradScaler calibration: finite loss, inf gradients
         self.skipped_in_a_row += 1
         self.num_skipped_updates += 1
-        stat_names = sorted({name for names, _ in bad for name in names})
-        utts = [utt for _, batch_utts in bad for utt in batch_utts]
+        with torch.no_grad():
+            for buffer, saved in saved_running_stats or ():
+                buffer.copy_(saved)
+        stat_names = list(dict.fromkeys(name for names, _ in bad for name in names))
+        # the utterances of each bad batch: the loss is a batch mean, so which of them is at
+        # fault is not known here
+        batches = ("batch " if len(bad) == 1 else "batches ") + " ".join(f"[{' '.join(u)}]" for _, u in bad)
         logging.warning(
-            f"update skipped: non-finite {', '.join(stat_names)} on utterances {' '.join(utts)} "
+            f"update skipped: non-finite {', '.join(stat_names)} in {batches} "
             f"({self.skipped_in_a_row} in a row, {int(self.num_skipped_updates)} in total"
             + (f"; {self.setting}={self.max_in_a_row} in a row stops training)" if self.max_in_a_row else ")")
         )
@@ -130,11 +134,11 @@ class NonFiniteLossGuard(torch.nn.Module):
             raise NonFiniteLossError(
                 f"{self.skipped_in_a_row} optimizer updates in a row were skipped because the loss was "
                 f"not finite ({self.setting}={self.max_in_a_row}; {int(self.num_skipped_updates)} skipped "
-                f"in this run). Last bad batch: non-finite {', '.join(stat_names)} on utterances "
-                f"{' '.join(utts)}. Likely causes: (1) the learning rate is too high: lower optim_conf.lr "
-                "or lengthen the scheduler warm-up; (2) fp16 overflow with --use_amp true: use bf16 where "
-                "the GPU has it, or a lower learning rate; (3) corrupt or extreme audio: check these "
-                "utterances and the recipe's stage 3 report (dump/raw/org/<set>/excluded.tsv). Then "
-                "restart from the last good checkpoint (--resume true)."
+                f"in this run). The last one had non-finite {', '.join(stat_names)} in {batches}. "
+                "Likely causes: (1) the learning rate is too high: lower optim_conf.lr or lengthen the "
+                "scheduler warm-up; (2) fp16 overflow with --use_amp true: use bf16 where the GPU has it, "
+                "or a lower learning rate; (3) corrupt or extreme audio: check the utterances of these "
+                "batches and the recipe's stage 3 report (dump/raw/org/<set>/excluded.tsv). Then restart "
+                "from the last good checkpoint (--resume true)."
             )
 

@@ -1,0 +1,105 @@
+"""Run trinet_train as N gloo ranks (forked processes) and keep each rank's final state."""
+
+import logging
+import multiprocessing
+import traceback
+from pathlib import Path
+from typing import List, Sequence
+
+import torch
+from espnet2.train.trainer import Trainer
+
+from espnet_trinet.tasks.trinet import TriNetTask
+
+
+RECORDED_STATS = ("loss", "loss_struc", "loss_regul")
+
+
+class StateSavingTrainer(Trainer):
+    """ESPnet's Trainer, plus each rank's final model and frozen-teacher state in
+    ``<output_dir>/final_state.rank<R>.pth`` (ESPnet saves rank 0's model only), with
+    the training stats of every step as the reporter got them (after DDP's averaging;
+    the checkpoint only keeps epoch means)."""
+
+    step_stats: List[dict] = []
+
+    @classmethod
+    def run(cls, model, trainer_options, distributed_option, **kwargs):
+        cls.step_stats = []
+        super().run(model=model, trainer_options=trainer_options, distributed_option=distributed_option, **kwargs)
+        rank = distributed_option.dist_rank if distributed_option.distributed else 0
+        state = {"model": model.state_dict(), "step_stats": cls.step_stats}
+        if model.frozen_targets is not None and hasattr(model.frozen_targets, "teacher"):
+            state["frozen_teacher"] = model.frozen_targets.teacher.model.state_dict()
+        torch.save(state, Path(trainer_options.output_dir) / f"final_state.rank{rank}.pth")
+
+
+    @classmethod
+    def train_one_epoch(cls, reporter, **kwargs):
+        register = reporter.register
+
+        def register_and_record(stats, weight=None):
+            if "loss" in stats:  # the model's stats, not the optimizer's
+                cls.step_stats.append({k: float(stats[k]) for k in RECORDED_STATS if k in stats})
+            return register(stats, weight)
+
+        reporter.register = register_and_record
+        return super().train_one_epoch(reporter=reporter, **kwargs)
+
+
+class StateSavingTriNetTask(TriNetTask):
+    trainer = StateSavingTrainer
+
+
+def _rank_main(argv: List[str], log_file: Path, error_file: Path) -> None:
+    # A forked child: one intra-op thread (OpenMP must not be re-entered after fork, and
+    # the ranks share the machine's cores) and its own log file.
+    torch.set_num_threads(1)
+    logging.root.handlers = [logging.FileHandler(log_file)]
+    logging.root.setLevel(logging.INFO)
+    try:
+        StateSavingTriNetTask.main(cmd=argv)
+    except BaseException:
+        error_file.write_text(traceback.format_exc())
+        raise
+
+
+def run_ranks(argv: Sequence[str], world_size: int, work_dir: Path, timeout_s: float = 300) -> List[dict]:
+    """Train with ``world_size`` gloo ranks on CPU; return each rank's final state.
+
+    The ranks are forked from this process, so they skip the interpreter start and the
+    ESPnet import (tens of seconds each on a small machine) and run the same code as
+    ``python -m espnet_trinet.bin.trinet_train`` with ESPnet's distributed options.
+    A rank that fails or hangs fails the caller with the ranks' logs.
+    """
+    init_file = work_dir / "dist_init"
+    init_file.unlink(missing_ok=True)
+    context = multiprocessing.get_context("fork")
+    ranks = []
+    for rank in range(world_size):
+        rank_argv = list(argv) + [
+            "--ngpu", "0", "--multiprocessing_distributed", "false", "--dist_backend", "gloo",
+            "--dist_world_size", str(world_size), "--dist_rank", str(rank),
+            "--dist_init_method", f"file://{init_file}",
+        ]
+        files = (work_dir / f"rank{rank}.log", work_dir / f"rank{rank}.error")
+        process = context.Process(target=_rank_main, args=(rank_argv, *files))
+        process.start()
+        ranks.append((process, files))
+    for process, _ in ranks:
+        process.join(timeout_s)
+    hung = [rank for rank, (process, _) in enumerate(ranks) if process.is_alive()]
+    for process, _ in ranks:
+        if process.is_alive():
+            process.kill()
+            process.join()
+    failed = [rank for rank, (process, _) in enumerate(ranks) if process.exitcode != 0]
+    if hung or failed:
+        report = []
+        for rank, (_, (log_file, error_file)) in enumerate(ranks):
+            for path in (log_file, error_file):
+                if path.exists():
+                    report.append(f"--- rank {rank} {path.name}\n" + path.read_text()[-3000:])
+        raise AssertionError(f"ranks hung: {hung}, ranks failed: {failed}\n" + "\n".join(report))
+    output_dir = Path(argv[argv.index("--output_dir") + 1])
+    return [torch.load(output_dir / f"final_state.rank{rank}.pth", weights_only=False) for rank in range(world_size)]
