@@ -82,15 +82,17 @@ def compare_state(src: Dict[str, torch.Tensor], dst: Dict[str, torch.Tensor], pr
     unexpected = [k for k in src if k not in dst]
     src_blocks, dst_blocks = _block_count(src), _block_count(dst)
     if src_blocks is not None and dst_blocks is not None and src_blocks != dst_blocks:
+        low, high = min(src_blocks, dst_blocks), max(src_blocks, dst_blocks) - 1
+        blocks = f"block {low}" if low == high else f"blocks {low}-{high}"
         if src_blocks < dst_blocks:
-            effect = f"blocks {src_blocks}-{dst_blocks - 1} of the fine-tuning encoder would stay random"
+            effect = f"{blocks} of the fine-tuning encoder would stay random"
         else:
-            effect = f"blocks {dst_blocks}-{src_blocks - 1} of the checkpoint would not be loaded"
+            effect = f"{blocks} of the checkpoint would not be loaded"
         problems.append(
             f"the checkpoint has {src_blocks} encoder blocks, the fine-tuning encoder {dst_blocks} "
             f"(encoder_conf.num_blocks): {effect}"
         )
-        in_extra_block = re.compile(rf"(?:.*\.)?encoders\.({'|'.join(map(str, range(min(src_blocks, dst_blocks), max(src_blocks, dst_blocks))))})\.")
+        in_extra_block = re.compile(rf"(?:.*\.)?encoders\.({'|'.join(map(str, range(low, high + 1)))})\.")
         missing = [k for k in missing if not in_extra_block.match(k)]
         unexpected = [k for k in unexpected if not in_extra_block.match(k)]
     if missing:
@@ -141,10 +143,12 @@ def meaning_settings(config: dict) -> Dict[str, object]:
 def compare_configs(pretrained: dict, finetune: dict) -> List[Dict[str, object]]:
     """[{setting, pretrained, finetune}] for every meaning setting the two configs disagree on."""
     old, new = meaning_settings(pretrained), meaning_settings(finetune)
+    # Another part altogether (a preencoder added, another encoder type) is one difference, not one per setting.
+    other_part = {key for key in set(old) | set(new) if "." not in key and old.get(key) != new.get(key)}
     return [
         dict(setting=key, pretrained=old.get(key), finetune=new.get(key))
         for key in sorted(set(old) | set(new))
-        if old.get(key) != new.get(key)
+        if old.get(key) != new.get(key) and key.split("_conf.")[0] not in other_part - {key}
     ]
 
 

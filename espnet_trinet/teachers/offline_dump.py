@@ -121,7 +121,10 @@ def check_dump_request(recorded: Dict, request: Dict, where: Union[str, Path]) -
         if key not in recorded:
             differences.append(f"{key}: not recorded (a dump made before the check)")
         elif recorded[key] != request[key]:
-            differences.append(f"{key}: {recorded[key]} in the dump, {request[key]} now")
+            changed = ""
+            if key.endswith("_sha256"):
+                changed = f" (the teacher's {key.split('_')[1]} file has changed since: retrained or replaced)"
+            differences.append(f"{key}: {recorded[key]} in the dump, {request[key]} now{changed}")
     if differences:
         if any(d.startswith("teacher_") for d in differences):
             differences.append(f"teacher then: {recorded.get('teacher_model')}; now: {request['teacher_model']}")

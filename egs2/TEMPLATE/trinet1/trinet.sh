@@ -326,7 +326,9 @@ if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
                 ${python} -m espnet_trinet.bin.dump_frozen_targets --verify_only true --output_dir "${out}" \
                     "${dump_opts[@]}" ${frozen_dump_args} > "${out}/log/verify.log" 2>&1 \
                     || { log "the frozen targets in ${out} do not fit (${out}/log/verify.log):"
-                         sed -n '/ERROR/,$p' "${out}/log/verify.log"; exit 1; }
+                         grep -q ERROR "${out}/log/verify.log" && sed -n '/ERROR/,$p' "${out}/log/verify.log" \
+                             || tail -n 5 "${out}/log/verify.log"
+                         exit 1; }
             fi
         done
         output_dim=$(awk '$1 == "output_dim:" {print $2}' "${targets_dir}/${ssl_train_set}/targets_info.yaml")

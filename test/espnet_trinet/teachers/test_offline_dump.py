@@ -1,3 +1,4 @@
+import hashlib
 import shutil
 
 import kaldiio
@@ -115,3 +116,58 @@ def test_parallel_part_dumps_merge_into_one(asr_teacher, audio_dirs, tmp_path):
     (parts[1] / "targets_info.yaml").unlink()  # an unfinished part
     with pytest.raises(FileNotFoundError, match="did not finish"):
         merge_target_dumps(parts, tmp_path / "merged2")
+
+
+def test_info_records_what_made_the_targets(asr_teacher, audio_dirs, tmp_path):
+    out = tmp_path / "targets"
+    dump_main(["--data_dir", str(audio_dirs[1]), "--output_dir", str(out), "--asr_model_file", str(asr_teacher),
+               "--projector", "random", "--num_classes", "16", "--seed", "3"])
+    info = yaml.safe_load((out / "targets_info.yaml").read_text())
+    request = yaml.safe_load((out / "targets_request.yaml").read_text())
+    assert {k: info[k] for k in request} == request
+    assert info["num_classes"] == 16 and info["seed"] == 3 and info["temperature"] is None
+    assert info["teacher_model_sha256"] == hashlib.sha256(asr_teacher.read_bytes()).hexdigest()
+    assert info["fs"] == 16000 and info["probe_samples"] == [16000, 160000] and info["probe_frames"] == [24, 249]
+    assert info["token_list"][0] == "<blank>" and len(info["token_list"]) == 31
+
+
+def test_verify_only_accepts_the_same_teacher_and_names_what_changed(asr_teacher, audio_dirs, tmp_path):
+    out = tmp_path / "targets"
+    args = ["--output_dir", str(out), "--asr_model_file", str(asr_teacher), "--projector", "random"]
+    with pytest.raises(FileNotFoundError, match="holds no complete dump"):
+        dump_main(args + ["--verify_only", "true"])
+    dump_main(args + ["--data_dir", str(audio_dirs[1])])
+    before = (out / "targets.scp").read_text()
+    # The teacher's experiment moved: the same files, so the same targets.
+    moved = tmp_path / "moved"
+    shutil.copytree(asr_teacher.parent, moved)
+    dump_main(["--output_dir", str(out), "--asr_model_file", str(moved / asr_teacher.name), "--projector", "random",
+               "--verify_only", "true"])
+    with pytest.raises(ValueError, match=r"stale frozen targets(.|\n)*num_classes: 32 in the dump, 16 now"):
+        dump_main(args + ["--verify_only", "true", "--num_classes", "16"])
+    with pytest.raises(ValueError, match=r"projector: random in the dump, ctc now(.|\n)*rm -r"):
+        dump_main(args[:-1] + ["ctc", "--verify_only", "true"])
+    assert (out / "targets.scp").read_text() == before  # verifying writes nothing
+
+
+def test_targets_of_unknown_origin_are_not_resumed(asr_teacher, audio_dirs, tmp_path):
+    out = tmp_path / "targets"
+    args = ["--data_dir", str(audio_dirs[1]), "--output_dir", str(out), "--asr_model_file", str(asr_teacher)]
+    dump_main(args)
+    (out / "targets_info.yaml").unlink()
+    (out / "targets_request.yaml").unlink()  # e.g. a dump made before the request was recorded
+    with pytest.raises(ValueError, match="which teacher made them is unknown"):
+        dump_main(args)
+
+
+def test_parts_dumped_by_different_teachers_do_not_merge(asr_teacher, audio_dirs, tmp_path):
+    other = tmp_path / "other_teacher"
+    shutil.copytree(asr_teacher.parent, other)
+    state = torch.load(other / asr_teacher.name)
+    torch.save({k: v * 1.01 if v.is_floating_point() else v for k, v in state.items()}, other / asr_teacher.name)
+    parts = [tmp_path / "1", tmp_path / "2"]
+    for part, teacher in zip(parts, (asr_teacher, other / asr_teacher.name)):
+        dump_main(["--data_dir", str(audio_dirs[1]), "--output_dir", str(part), "--asr_model_file", str(teacher),
+                   "--projector", "random"])
+    with pytest.raises(ValueError, match="the parts disagree on teacher_model_sha256"):
+        merge_target_dumps(parts, tmp_path / "merged")
