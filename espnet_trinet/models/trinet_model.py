@@ -112,6 +112,12 @@ class TriNetModel(AbsESPnetModel):
         if frozen_targets is not None:
             self.regul_head = torch.nn.Linear(dim, frozen_targets.output_dim)  # high-level, D -> C
             self.regul_loss = LOSS_FOR_TARGET_KIND[frozen_targets.kind]
+        elif getattr(encoder, "normalize_before", False):
+            # Without a frozen teacher (data2vec) no loss reaches the encoder's output norm;
+            # DDP (ESPnet's default find_unused_parameters=False) would wait for its
+            # gradient and fail at the second step. It keeps its initial values, as it
+            # would without gradients anyway, and CTC fine-tuning trains it.
+            encoder.after_norm.requires_grad_(False)
         # Optimizer updates so far: a buffer, so --resume restores the EMA schedule.
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
 

@@ -29,7 +29,7 @@ import torch
 import yaml
 
 from faulty_audio import make_utterances_extreme
-from trinet_testing import MINI_CONF, epoch_stats, train_args, write_audio_dir
+from trinet_testing import MINI_CONF, epoch_stats, namespace_from_config, train_args, write_audio_dir
 from two_ranks_testing import StateSavingTriNetTask, run_ranks
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -111,3 +111,19 @@ def test_two_ranks_train_like_one_process(asr_teacher, tmp_path):
     valid_one, valid_two = epoch_stats(tmp_path / "one", "valid"), epoch_stats(tmp_path / "two", "valid")
     for epoch in range(1, NUM_EPOCHS + 1):
         assert valid_two[epoch]["loss"] == pytest.approx(valid_one[epoch]["loss"], rel=2e-6), epoch
+
+
+@pytest.mark.parametrize("conf", ["pretrain_data2vec_tiny.yaml", "pretrain_trinet_tiny.yaml"])
+def test_every_trainable_parameter_gets_a_gradient(conf):
+    # DDP (ESPnet runs it with find_unused_parameters=False) fails at the second step
+    # when a parameter that requires a gradient gets none.
+    args = namespace_from_config(MINI_CONF / conf, normalize="utterance_mvn", normalize_conf={},
+                                 frozen_teacher_conf={"projector": "ctc", "output_dim": 31})
+    model = StateSavingTriNetTask.build_model(args).train()
+    batch = {}
+    if model.frozen_targets is not None:
+        batch = dict(frozen_targets=torch.softmax(torch.randn(2, 24, 31), dim=-1),
+                     frozen_targets_lengths=torch.tensor([24, 24]))
+    loss, _, _ = model(torch.randn(2, 16000), torch.tensor([16000, 16000]), **batch)
+    loss.backward()
+    assert [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None] == []

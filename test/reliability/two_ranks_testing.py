@@ -67,10 +67,24 @@ def _rank_main(argv: List[str], log_file: Path, error_file: Path) -> None:
 def run_ranks(argv: Sequence[str], world_size: int, work_dir: Path, timeout_s: float = 300) -> List[dict]:
     """Train with ``world_size`` gloo ranks on CPU; return each rank's final state.
 
+    A rank that fails or hangs fails the caller with the ranks' logs.
+    """
+    errors = run_ranks_to_the_end(argv, world_size, work_dir, timeout_s)
+    if any(errors):
+        raise AssertionError("ranks failed:\n" + _logs(work_dir, world_size))
+    output_dir = Path(argv[argv.index("--output_dir") + 1])
+    return [torch.load(output_dir / f"final_state.rank{rank}.pth", weights_only=False) for rank in range(world_size)]
+
+
+def run_ranks_to_the_end(argv: Sequence[str], world_size: int, work_dir: Path, timeout_s: float = 300) -> List[str]:
+    """Train with ``world_size`` gloo ranks on CPU until every rank has exited; return
+    each rank's traceback ("" for a rank that finished).
+
     The ranks are forked from this process, so they skip the interpreter start and the
     ESPnet import (tens of seconds each on a small machine) and run the same code as
     ``python -m espnet_trinet.bin.trinet_train`` with ESPnet's distributed options.
-    A rank that fails or hangs fails the caller with the ranks' logs.
+    A rank still running after ``timeout_s`` (e.g. waiting for a rank that stopped
+    alone) is killed and fails the caller with the ranks' logs.
     """
     init_file = work_dir / "dist_init"
     init_file.unlink(missing_ok=True)
@@ -93,13 +107,19 @@ def run_ranks(argv: Sequence[str], world_size: int, work_dir: Path, timeout_s: f
         if process.is_alive():
             process.kill()
             process.join()
-    failed = [rank for rank, (process, _) in enumerate(ranks) if process.exitcode != 0]
-    if hung or failed:
-        report = []
-        for rank, (_, (log_file, error_file)) in enumerate(ranks):
-            for path in (log_file, error_file):
-                if path.exists():
-                    report.append(f"--- rank {rank} {path.name}\n" + path.read_text()[-3000:])
-        raise AssertionError(f"ranks hung: {hung}, ranks failed: {failed}\n" + "\n".join(report))
-    output_dir = Path(argv[argv.index("--output_dir") + 1])
-    return [torch.load(output_dir / f"final_state.rank{rank}.pth", weights_only=False) for rank in range(world_size)]
+    if hung:
+        raise AssertionError(f"ranks {hung} hung:\n" + _logs(work_dir, world_size))
+    errors = [error_file.read_text() if error_file.exists() else "" for _, (_, error_file) in ranks]
+    for rank, (process, _) in enumerate(ranks):
+        if process.exitcode != 0 and not errors[rank]:
+            errors[rank] = f"exit code {process.exitcode}"
+    return errors
+
+
+def _logs(work_dir: Path, world_size: int) -> str:
+    report = []
+    for rank in range(world_size):
+        for path in (work_dir / f"rank{rank}.log", work_dir / f"rank{rank}.error"):
+            if path.exists():
+                report.append(f"--- rank {rank} {path.name}\n" + path.read_text()[-3000:])
+    return "\n".join(report)
