@@ -112,7 +112,7 @@ class TriNetModel(AbsESPnetModel):
         if frozen_targets is not None:
             self.regul_head = torch.nn.Linear(dim, frozen_targets.output_dim)  # high-level, D -> C
             self.regul_loss = LOSS_FOR_TARGET_KIND[frozen_targets.kind]
-        elif getattr(encoder, "normalize_before", False):
+        elif getattr(encoder, "normalize_before", True) and hasattr(encoder, "after_norm"):  # see final_norm
             # Without a frozen teacher (data2vec) no loss reaches the encoder's output norm;
             # DDP (ESPnet's default find_unused_parameters=False) would wait for its
             # gradient and fail at the second step. It keeps its initial values, as it
