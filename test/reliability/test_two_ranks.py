@@ -32,7 +32,7 @@ from faulty_audio import make_utterances_extreme
 from trinet_testing import MINI_CONF, epoch_stats, namespace_from_config, train_args, write_audio_dir
 from two_ranks_testing import StateSavingTriNetTask, run_ranks
 
-pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+pytestmark = pytest.mark.reliability
 
 NUM_EPOCHS = 2
 GLOBAL_BATCH = 4  # 2 utterances per rank
@@ -52,6 +52,7 @@ def _comparable_config(path):
     return path
 
 
+@pytest.mark.slow
 def test_two_ranks_train_like_one_process(asr_teacher, tmp_path):
     train = write_audio_dir(tmp_path / "train", NUM_TRAIN, seed=3, min_sec=1.5, max_sec=1.5)
     valid = write_audio_dir(tmp_path / "valid", 4, seed=4, min_sec=1.5, max_sec=1.5)
