@@ -2,6 +2,7 @@
 logged; a run that keeps producing them stops with the likely causes."""
 
 import logging
+import math
 
 import pytest
 import torch
@@ -40,13 +41,13 @@ def test_bad_utterances_are_skipped_counted_and_logged(audio_dirs, tmp_path, cap
     stats = epoch_stats(out)
     for epoch in (1, 2):
         assert stats[epoch]["nonfinite_loss"] == pytest.approx(2 / 8)
-        assert stats[epoch]["loss"] == pytest.approx(stats[epoch]["loss"])  # finite, not NaN
-    valid = epoch_stats(out, "valid")
-    assert all(torch.isfinite(torch.tensor(v["loss"])) for v in valid.values())
+        assert math.isfinite(stats[epoch]["loss"])  # the reporter leaves the NaN batches out
+    assert all(math.isfinite(v["loss"]) for v in epoch_stats(out, "valid").values())
 
     skips = [r.getMessage() for r in caplog.records if r.getMessage().startswith("update skipped")]
     assert len(skips) == 4, skips
-    assert sorted(m.split(" in batch ")[1].split()[0] for m in skips) == ["[utt002]", "[utt002]", "[utt005]", "[utt005]"]
+    bad_batches = sorted(m.split(" in batch ")[1].split()[0] for m in skips)
+    assert bad_batches == ["[utt002]", "[utt002]", "[utt005]", "[utt005]"]
     assert all(m.startswith("update skipped: non-finite loss_struc, loss, target_var") for m in skips)
 
 
