@@ -58,6 +58,11 @@ class NonFiniteLossGuard(torch.nn.Module):
         # (buffer, copy) of the running statistics at the start of the current update
         self._saved_running_stats: Optional[List[Tuple[torch.Tensor, torch.Tensor]]] = None
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints from before the guard existed (--resume, build_model_from_file) start at 0.
+        state_dict.setdefault(prefix + "num_skipped_updates", torch.zeros((), dtype=torch.long))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     @torch.no_grad()
     def save_running_stats(self, model: torch.nn.Module) -> None:
         """Keep a copy of the running statistics that training forwards of ``model`` update

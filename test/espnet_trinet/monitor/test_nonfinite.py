@@ -125,3 +125,13 @@ def test_validation_batches_are_logged_not_counted(caplog):
     assert flag.item() == 1.0 and "non-finite loss in the validation batch [v1]" in caplog.text
     guard.at_update_boundary(applied=False)
     assert int(guard.num_skipped_updates) == 0
+
+
+def test_checkpoints_from_before_the_guard_still_load():
+    model = torch.nn.Module()
+    model.nonfinite_guard = NonFiniteLossGuard()
+    model.nonfinite_guard.num_skipped_updates += 7
+    model.load_state_dict({})  # strict, as ESPnet's --resume
+    assert int(model.nonfinite_guard.num_skipped_updates) == 0
+    model.load_state_dict({"nonfinite_guard.num_skipped_updates": torch.tensor(3)})
+    assert int(model.nonfinite_guard.num_skipped_updates) == 3
