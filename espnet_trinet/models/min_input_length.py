@@ -1,11 +1,12 @@
 """The shortest audio a model config can encode.
 
 ESPnet's encoders refuse inputs with fewer frames than their subsampling needs (conv2d: 7
-frames after the frontend, ``check_short_utt``) and raise TooShortUttError; the STFT of the
-default frontend cannot even pad an input shorter than half its window. Training sets lose
-such utterances to ``min_sec``, but test sets keep every utterance, so one 0.05 s test
-utterance would crash decoding. This module asks ESPnet's own frontend and subsampling
-classes, built from a training config, how short is too short.
+frames after the frontend, ``check_short_utt``) and raise TooShortUttError, which
+``asr_inference`` turns into an empty hypothesis (a 0.05 s utterance); the STFT of the default
+frontend cannot even pad an input shorter than half its window, and that RuntimeError ends the
+decoding job (a 0.01 s utterance). Training sets lose such utterances to ``min_sec``, but test
+sets keep every utterance. This module asks ESPnet's own frontend and subsampling classes, built
+from a training config, how short is too short, so that stage 4 drops and reports them instead.
 """
 
 import importlib

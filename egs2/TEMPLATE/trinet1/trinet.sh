@@ -217,8 +217,9 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
             # Test sets keep every usable utterance whatever its length: dropping some
             # would make the WER incomparable with published numbers.
             [[ "${train_sets}" == *" ${dset} "* ]] || duration_opts=(--min_sec 0 --max_sec 100000)
-            # ... except what the models cannot encode at all (ESPnet's conv2d subsampling
-            # raises TooShortUttError below 7 frames), which would crash decoding.
+            # ... except what the models cannot encode at all: below half an STFT window the
+            # frontend fails (and the decoding job with it); below 7 frames conv2d subsampling
+            # refuses the input (decoded as an empty hypothesis, a WER of deletions).
             if [ -z "${min_encodable_sec}" ] && [ -n "${model_configs}" ]; then
                 # shellcheck disable=SC2086
                 min_encodable_sec=$(${python} -m espnet_trinet.bin.min_input_length --fs "${fs}" ${model_configs}) \

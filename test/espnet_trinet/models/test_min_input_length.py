@@ -1,5 +1,6 @@
 """min_input_length against ESPnet itself: one sample less than its answer and ESPnet's encoder
-refuses the input (TooShortUttError), its answer and the encoder encodes it."""
+refuses the input (TooShortUttError), its answer and the encoder encodes it; far shorter and
+the frontend's STFT fails."""
 
 import pytest
 import torch
@@ -36,6 +37,8 @@ def test_shortest_input_is_what_espnet_encodes(tmp_path, input_layer, samples, f
     assert _encode(conf, samples) >= 1
     with pytest.raises(TooShortUttError):
         _encode(conf, samples - 1)
+    with pytest.raises(RuntimeError, match="Padding size should be less than"):  # under half an STFT window
+        _encode(conf, 200)
 
 
 def test_known_classes_are_trinet_tasks():
