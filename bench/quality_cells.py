@@ -1,0 +1,243 @@
+"""The cells of the quality benchmark: where each one lives and the recipe commands that make it.
+
+Every model goes through the recipe's own entry points (``run.sh`` stages, ``asr.sh`` stages);
+nothing here re-implements training, decoding or scoring. Work-dir layout:
+
+    base/egs2/mini_synth/trinet1/     stages 1-6 once (corpus, formatting, token list, SSL
+                                      statistics) and the FSDD connected-digit data dirs
+    seed<S>/egs2/mini_synth/trinet1/  a copy of base's data/ and dump/ (each seed chain re-splits
+                                      data dirs in place, so parallel chains must not share them)
+      exp/d2v/                        stages 7-8: ssl_data2vec, asr_data2vec (the frozen teacher
+                                      of this seed's TriNets), asr_scratch
+      exp/trinet_<projector>/         stages 9-11, d2v's models linked in
+      exp/fsdd/asr_<model>/           asr.sh stages 10-13 on FSDD: fine-tuned from the same
+                                      pretrained encoders, tested on FSDD's test takes
+    logs/<cell>.log, done/<cell>.json  each cell's output and its done marker
+"""
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "egs2" / "mini_synth" / "trinet1"
+ASR_SH = REPO / "egs2" / "TEMPLATE" / "asr1" / "asr.sh"
+RECIPE_SUBDIR = Path("egs2") / "mini_synth" / "trinet1"
+FSDD_DIR = REPO.parent / "shared" / "data" / "fsdd"
+
+PROJECTORS = ("ctc", "random", "regression")
+MODELS = ("scratch", "data2vec") + tuple(f"trinet_{p}" for p in PROJECTORS)
+MODEL_NAMES = {"scratch": "no pretraining", "data2vec": "data2vec",
+               **{f"trinet_{p}": f"TriNet ({p})" for p in PROJECTORS}}
+SSL_MODELS = MODELS[1:]
+SYNTH_TEST = "test"
+FSDD_SETS = {"fsdd_train": "train", "fsdd_dev": "dev", "fsdd_test": "test"}
+FSDD_TEST = "fsdd_test"
+INFERENCE_TAG = "decode_ctc_greedy_asr_model_valid.cer_ctc.ave"  # trinet.sh's name for the decode dirs
+SSL_INIT = "valid.loss.ave.pth"  # the checkpoint fine-tuning starts from (trinet.sh --ssl_init_model)
+ASR_CONFIG = "conf/finetune_ctc_tiny.yaml"
+DECODE_CONFIG = "conf/decode_ctc_greedy.yaml"
+
+
+@dataclass
+class Budget:
+    """What every model of one benchmark run gets (the same for all of them).
+
+    Attributes:
+        seeds: seeds of pretraining and fine-tuning (model init, masks, batch order).
+        local_data_opts: options of the recipe's local/data.sh (the corpus; seed-independent).
+        pretrain_args: extra trinet_train options for data2vec and TriNet alike.
+        finetune_args: extra asr_train options for the synthetic fine-tuning.
+        fsdd_finetune_args: extra asr_train options for the FSDD fine-tuning.
+        fsdd_train_utts: random FSDD training utterances to fine-tune on (0 = all).
+        log_interval: batches per training-log line (the collapse curves' resolution).
+        nj: parallel data/decoding jobs inside one cell.
+    """
+
+    seeds: List[int] = field(default_factory=lambda: [0, 1])
+    local_data_opts: str = ""
+    pretrain_args: str = ""
+    finetune_args: str = ""
+    fsdd_finetune_args: str = ""
+    fsdd_train_utts: int = 0
+    log_interval: int = 5
+    nj: int = 2
+
+
+@dataclass
+class Cell:
+    """One unit of work: commands run in ``cwd``, after ``setup`` (links, copies)."""
+
+    name: str
+    cwd: Path
+    commands: List[List[str]]
+    setup: Optional[Callable[[], None]] = None
+
+
+class Layout:
+    """Paths of the benchmark's work dir (see the module docstring)."""
+
+    def __init__(self, work_dir: Path):
+        self.work = Path(work_dir)
+
+    def base(self) -> Path:
+        return self.work / "base" / RECIPE_SUBDIR
+
+    def seed(self, seed: int) -> Path:
+        return self.work / f"seed{seed}" / RECIPE_SUBDIR
+
+    def log(self, cell: str) -> Path:
+        return self.work / "logs" / f"{cell.replace('/', '_')}.log"
+
+    def done(self, cell: str) -> Path:
+        return self.work / "done" / f"{cell.replace('/', '_')}.json"
+
+    def expdir(self, seed: int, model: str) -> Path:
+        """The recipe --expdir a model's synthetic-corpus experiments live in."""
+        return self.seed(seed) / "exp" / (model if model.startswith("trinet_") else "d2v")
+
+    def ssl_dir(self, seed: int, model: str) -> Path:
+        if model == "scratch":
+            raise ValueError("the no-pretraining model has no SSL experiment")
+        return self.expdir(seed, model) / ("ssl_data2vec" if model == "data2vec" else "ssl_trinet")
+
+    def asr_dir(self, seed: int, model: str, test_set: str = SYNTH_TEST) -> Path:
+        """The fine-tuned ASR experiment that is decoded on ``test_set``."""
+        if test_set == FSDD_TEST:
+            return self.seed(seed) / "exp" / "fsdd" / f"asr_{model}"
+        tag = "trinet" if model.startswith("trinet_") else model
+        return self.expdir(seed, model) / f"asr_{tag}"
+
+    def scores(self, seed: int, model: str, test_set: str, unit: str) -> Path:
+        """scores.json of ``unit`` (wer or cer), as written by asr.sh stage 13."""
+        return self.asr_dir(seed, model, test_set) / INFERENCE_TAG / test_set / f"score_{unit}" / "scores.json"
+
+
+def copy_recipe(dst: Path) -> None:
+    """A fresh copy of the recipe at ``dst`` (= <root>/egs2/mini_synth/trinet1), with the
+    shared template and tools of this checkout linked in."""
+    root = dst.parents[2]
+    (root / "egs2").mkdir(parents=True, exist_ok=True)
+    for name, target in (("egs2/TEMPLATE", REPO / "egs2" / "TEMPLATE"), ("tools", REPO / "tools")):
+        if not (root / name).is_symlink():
+            os.symlink(target, root / name)
+    shutil.copytree(RECIPE, dst, ignore=shutil.ignore_patterns("data", "dump", "exp", "db", "RESULTS.md"),
+                    dirs_exist_ok=True)
+
+
+def fresh_copy(make: Callable[[Path], None], dst: Path) -> None:
+    """Runs ``make(tmp)`` and renames tmp to ``dst``: a killed copy never looks complete."""
+    if dst.exists():
+        return
+    tmp = dst.with_name(dst.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    make(tmp)
+    tmp.rename(dst)
+
+
+def link_into(exp_dir: Path, source: Path, names: List[str]) -> None:
+    """Relative symlinks ``exp_dir/<name> -> source/<name>`` (the teacher and baselines of a seed)."""
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        link = exp_dir / name
+        if not link.is_symlink():
+            os.symlink(os.path.relpath(source / name, exp_dir), link)
+
+
+def py(module: str, *args: str) -> List[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def base_cells(layout: Layout, budget: Budget, fsdd_dir: Optional[Path]) -> List[Cell]:
+    """Seed-independent data work: recipe stages 1-6, and the FSDD data dirs and token list."""
+    base = layout.base()
+    cells = [Cell("base/recipe", base, [["./run.sh", "--stage", "1", "--stop_stage", "6",
+                                          "--local_data_opts", budget.local_data_opts]],
+                  setup=lambda: copy_recipe(base))]
+    if fsdd_dir is None:
+        return cells
+    nj = str(budget.nj)
+    cmds = [
+        py("espnet_trinet.bin.make_fsdd_corpus", "--fsdd_dir", str(fsdd_dir), "--output_dir", "db/fsdd", "--nj", nj),
+        py("espnet_trinet.bin.prepare_librispeech", "--corpus_dir", "db/fsdd", "--subsets", "train", "dev", "test",
+           "--output_dir", "data/fsdd"),
+    ]
+    train_src = "data/fsdd/train"
+    if budget.fsdd_train_utts > 0:
+        # A random subset, so that the labelled data is scarce, as in the synthetic fine-tuning.
+        cmds.append(py("espnet_trinet.bin.datadir", "filter", "--in_dir", train_src, "--out_dir",
+                       "data/fsdd/train_subset", "--num_random", str(budget.fsdd_train_utts), "--seed", "0"))
+        train_src = "data/fsdd/train_subset"
+    for name, subset in FSDD_SETS.items():
+        src = train_src if subset == "train" else f"data/fsdd/{subset}"
+        # The test set keeps every utterance, as trinet.sh's stage 4 does for test sets.
+        limits = ["--min_sec", "0", "--max_sec", "100000"] if subset == "test" else ["--min_sec", "0.3", "--max_sec", "20"]
+        cmds += [
+            py("espnet_trinet.bin.format_datadir", "--in_dir", src, "--out_dir", f"dump/raw/org/{name}",
+               "--fs", "16000", "--nj", nj),
+            py("espnet_trinet.bin.filter_datadir", "--in_dir", f"dump/raw/org/{name}", "--out_dir",
+               f"dump/raw/{name}", *limits),
+            py("espnet_trinet.bin.datadir", "validate", f"dump/raw/{name}"),
+        ]
+    cmds.append(asr_sh(budget, "--stage", "5", "--stop_stage", "5"))
+    cells.append(Cell("base/fsdd", base, cmds))
+    return cells
+
+
+def asr_sh(budget: Budget, *args: str) -> List[str]:
+    """asr.sh on the FSDD sets, with their own token list and statistics."""
+    return ["bash", str(ASR_SH), "--python", sys.executable, "--nj", str(budget.nj),
+            "--inference_nj", str(budget.nj), "--train_set", "fsdd_train", "--valid_set", "fsdd_dev",
+            "--test_sets", FSDD_TEST, "--token_listdir", "data/token_list_fsdd", "--asr_config", ASR_CONFIG,
+            "--inference_config", DECODE_CONFIG, *args]
+
+
+def copy_base(layout: Layout, seed: int) -> None:
+    """The seed's own recipe copy: base's data, dump and SSL statistics."""
+    base, dst = layout.base(), layout.seed(seed)
+
+    def make(tmp: Path) -> None:
+        copy_recipe(tmp)
+        for name in ("data", "dump"):
+            shutil.copytree(base / name, tmp / name, symlinks=True)
+        shutil.copytree(base / "exp" / "ssl_stats_16000", tmp / "exp" / "d2v" / "ssl_stats_16000")
+
+    fresh_copy(make, dst)
+
+
+def seed_cells(layout: Layout, budget: Budget, seed: int, with_fsdd: bool) -> List[Cell]:
+    """data2vec (+ its CTC fine-tuning, the teacher, and the no-pretraining baseline), the three
+    TriNets, then the FSDD fine-tunings of all five models, in that order."""
+    recipe = layout.seed(seed)
+    s = str(seed)
+    pretrain = f"--seed {s} --log_interval {budget.log_interval} {budget.pretrain_args}".strip()
+    finetune = f"--seed {s} {budget.finetune_args}".strip()
+    d2v = layout.expdir(seed, "data2vec")
+    cells = [Cell(f"seed{s}/d2v", recipe,
+                  [["./run.sh", "--stage", "7", "--stop_stage", "8", "--expdir", str(d2v.relative_to(recipe)),
+                    "--data2vec_args", pretrain, "--asr_args", finetune]],
+                  setup=lambda: copy_base(layout, seed))]
+    for p in PROJECTORS:
+        exp = layout.expdir(seed, f"trinet_{p}")
+        shared = ["ssl_stats_16000", "asr_stats_char", "ssl_data2vec", "asr_data2vec", "asr_scratch"]
+        cells.append(Cell(
+            f"seed{s}/trinet_{p}", recipe,
+            [["./run.sh", "--stage", "9", "--stop_stage", "11", "--expdir", str(exp.relative_to(recipe)),
+              "--frozen_projector", p, "--frozen_targets_dir", f"dump/frozen_targets_{p}",
+              # The random projection is part of the model's randomness: it follows the seed.
+              "--frozen_dump_args", f"--seed {s}", "--trinet_args", pretrain, "--asr_args", finetune]],
+            setup=lambda exp=exp, d2v=d2v, shared=shared: link_into(exp, d2v, shared)))
+    if with_fsdd:
+        fsdd_finetune = f"--seed {s} {budget.fsdd_finetune_args}".strip()
+        for model in MODELS:
+            init = []
+            if model != "scratch":
+                init = ["--pretrained_model", f"{layout.ssl_dir(seed, model).relative_to(recipe)}/{SSL_INIT}:encoder:encoder"]
+            cells.append(Cell(f"seed{s}/fsdd_{model}", recipe, [asr_sh(
+                budget, "--stage", "10", "--stop_stage", "13", "--expdir", "exp/fsdd",
+                "--asr_stats_dir", "exp/fsdd/asr_stats_char", "--asr_tag", model, "--asr_args", fsdd_finetune, *init)]))
+    return cells
+
