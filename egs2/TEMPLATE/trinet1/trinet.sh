@@ -182,6 +182,9 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
             # shellcheck disable=SC2086
             ${python} -m espnet_trinet.bin.perturb_speed --in_dir "data/${ssl_train_set}" \
                 --out_dir "data/${sp_set}" --factors ${speed_perturb_factors}
+            # What stage 1 left out of the set is missing from its perturbed copies too.
+            report="data/${ssl_train_set}/excluded.tsv"
+            [ ! -f "${report}" ] || cp "${report}" "data/${sp_set}/"
             touch "data/${sp_set}/.done"
         fi
     else
