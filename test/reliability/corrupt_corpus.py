@@ -62,20 +62,25 @@ PARTS = {
     "test-clean": ("300", "3000", 3),
     "test-other": ("350", "3500", 2),
 }
-T100, T360, T500, TEST_CLEAN, TEST_OTHER = "train-clean-100", "train-clean-360", "train-other-500", "test-clean", "test-other"
+T100, T360, T500 = "train-clean-100", "train-clean-360", "train-other-500"
+TEST_CLEAN, TEST_OTHER = "test-clean", "test-other"
 MESSY_TEXT = "it's a Café, naïve — Zoë's 日本 test!"
 MESSY_TEXT_NORMALISED = "IT'S A CAFE NAIVE ZOE'S TEST"
 DEFECTS: Dict[str, Defect] = {
     "100-1000-0004": Defect(T100, "8 kHz", Fixed(("resampled",))),
     "100-1000-0005": Defect(T100, "stereo", Fixed(("downmixed",))),
     "100-1000-0006": Defect(T100, "24-bit FLAC", Fixed(("bit_depth_converted",))),
-    "100-1000-0007": Defect(T100, "32-bit float WAV named .flac, peaks at 1.2", Fixed(("bit_depth_converted", "clipped"))),
+    "100-1000-0007": Defect(
+        T100, "32-bit float WAV named .flac, peaks at 1.2", Fixed(("bit_depth_converted", "clipped"))
+    ),
     "100-1000-0008": Defect(T100, "corrupt FLAC (header, then garbage)", Excluded("format", "unreadable_audio")),
     "100-1000-0009": Defect(T100, "zero-length file", Excluded("format", "empty_file")),
     "100-1000-0010": Defect(T100, "unreadable file (chmod 000)", Excluded("format", "permission_denied")),
     "100-1000-0011": Defect(T100, "60 s long", Excluded("filter", "too_long")),
     "100-1000-0012": Defect(T100, "punctuation, lower case, non-ASCII text", Fixed()),
-    "100-1000-0013": Defect(T100, "id on two transcript lines with different text", Excluded("prepare", "duplicate_id")),
+    "100-1000-0013": Defect(
+        T100, "id on two transcript lines with different text", Excluded("prepare", "duplicate_id")
+    ),
     "100-1000-0014": Defect(T100, "id on two identical transcript lines", Fixed(("duplicate_line_merged",))),
     "100-1000-0015": Defect(T100, "transcript of punctuation only", Excluded("filter", "empty_text")),
     "100-1000-0016": Defect(T100, "truncated FLAC (first half only)", Excluded("format", "unreadable_audio")),
@@ -151,7 +156,8 @@ def write_corrupt_corpus(root: Path) -> Path:
             flac(6, chirp(1.5, seed=6), subtype="PCM_24")
             flac(7, chirp(1.5, peak=1.2, seed=7), subtype="FLOAT", format="WAV")
             good = flac(8, chirp(1.5, seed=8)).read_bytes()
-            (folder / f"{reader}-{chapter}-0008.flac").write_bytes(good[:42] + bytes(rng.integers(0, 256, 4000, dtype=np.uint8)))
+            garbage = bytes(rng.integers(0, 256, 4000, dtype=np.uint8))
+            (folder / f"{reader}-{chapter}-0008.flac").write_bytes(good[:42] + garbage)  # STREAMINFO, then noise
             (folder / f"{reader}-{chapter}-0009.flac").write_bytes(b"")
             flac(10, chirp(1.5, seed=10)).chmod(0)
             flac(11, chirp(60.0, seed=11))
