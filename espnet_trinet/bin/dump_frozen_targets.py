@@ -41,7 +41,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token_list", default=None,
                         help="the recipe's token list (tokens.txt); projector ctc: must be the teacher's")
     parser.add_argument("--verify_only", type=str2bool, default=False,
-                        help="dump nothing; fail unless --output_dir holds a complete dump by this teacher and projector")
+                        help="dump nothing; fail unless --output_dir holds a complete dump by this teacher "
+                        "and projector")
     parser.add_argument("--target_dtype", default="float32", choices=["float32", "float16"],
                         help="storage of soft/regression targets (hard ids are always compact integers)")
     parser.add_argument(

@@ -68,8 +68,12 @@ def check_token_list(projector: str, teacher_tokens: Sequence[str], token_list, 
     teacher_tokens = list(teacher_tokens)
     if tokens == teacher_tokens:
         return
-    where = next((i for i, (a, b) in enumerate(zip(teacher_tokens, tokens)) if a != b), min(len(tokens), len(teacher_tokens)))
-    shown = lambda seq: repr(seq[where]) if where < len(seq) else "(end of list)"  # noqa: E731
+    common = min(len(tokens), len(teacher_tokens))
+    where = next((i for i in range(common) if teacher_tokens[i] != tokens[i]), common)
+
+    def shown(seq):
+        return repr(seq[where]) if where < len(seq) else "(end of list)"
+
     source = token_list if isinstance(token_list, (str, Path)) else "frozen_teacher_conf.token_list"
     raise ValueError(
         f"token list mismatch: the frozen teacher {teacher_name} was fine-tuned with {len(teacher_tokens)} "

@@ -7,6 +7,7 @@ must name the mismatch; no training step may have run (no output dir, no checkpo
 import shutil
 
 import pytest
+import torch
 import yaml
 
 from espnet_trinet.bin.dump_frozen_targets import main as dump_main
@@ -166,7 +167,8 @@ def test_offline_dump_with_another_token_list(dumps, audio_dirs, tmp_path, other
         args = namespace_from_config(
             TRINET, normalize="utterance_mvn", normalize_conf={}, frozen_teacher="offline",
             frozen_teacher_conf=dict(projector=projector, output_dim=dim, token_list=tokens),
-            train_data_path_and_name_and_type=[(f"{dumps[projector]}/train/targets.scp", "frozen_targets", "kaldi_ark")],
+            train_data_path_and_name_and_type=[(f"{dumps[projector]}/train/targets.scp", "frozen_targets",
+                                                "kaldi_ark")],
         )
         TriNetTask.build_model(args)
 
@@ -187,6 +189,28 @@ def test_missing_teacher_file_fails_before_training(asr_teacher, audio_dirs, tmp
     _fails_before_training(audio_dirs, tmp_path / "exp", FileNotFoundError,
                            rf"frozen teacher: {option} .* does not exist .*recipe stage 8",
                            *_online_args(teacher / "valid.loss.best.pth"))
+
+
+def test_missing_teacher_zip_fails_before_training(audio_dirs, tmp_path):
+    _fails_before_training(audio_dirs, tmp_path / "exp", FileNotFoundError,
+                           r"frozen teacher: packed model .*teacher.zip' does not exist",
+                           "--frozen_teacher", "online", "--frozen_teacher_conf",
+                           f"asr_model_zip={tmp_path / 'teacher.zip'}")
+
+
+def test_train_and_valid_targets_from_different_teachers(asr_teacher, dumps, audio_dirs, tmp_path):
+    # The valid set dumped again after the teacher was retrained (same config, other weights).
+    retrained = tmp_path / "retrained"
+    shutil.copytree(asr_teacher.parent, retrained)
+    state = torch.load(retrained / asr_teacher.name)
+    torch.save({k: v + 0.01 if v.is_floating_point() else v for k, v in state.items()}, retrained / asr_teacher.name)
+    mixed = tmp_path / "dump"
+    shutil.copytree(dumps["ctc"] / "train", mixed / "train")
+    dump_main(["--data_dir", str(audio_dirs[1]), "--output_dir", str(mixed / "valid"),
+               "--asr_model_file", str(retrained / asr_teacher.name), "--projector", "ctc"])
+    _fails_before_training(audio_dirs, tmp_path / "exp", ValueError,
+                           "the training and validation targets come from different teachers",
+                           *_offline_args(mixed, "ctc", 31))
 
 
 def test_stale_dump_is_not_resumed_with_another_teacher(asr_teacher, teachers, audio_dirs, tmp_path):

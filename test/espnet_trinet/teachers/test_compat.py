@@ -76,7 +76,8 @@ def test_token_list_must_be_the_teachers_for_ctc_only(tmp_path):
     recipe.write_text("\n".join(TOKENS[:3] + ["a"] + TOKENS[4:]) + "\n")
     check_token_list("ctc", TOKENS, TOKENS, "t")
     check_token_list("ctc", TOKENS, None, "t")  # not asked: not checked
-    with pytest.raises(ValueError, match=r"31 tokens, the recipe fine-tunes with 31 .*index 3: teacher 'A', recipe 'a'"):
+    expected = r"31 tokens, the recipe fine-tunes with 31 .*index 3: teacher 'A', recipe 'a'"
+    with pytest.raises(ValueError, match=expected):
         check_token_list("ctc", TOKENS, str(recipe), "t")
     with pytest.raises(ValueError, match=r"index 31: teacher \(end of list\), recipe 'extra'"):
         check_token_list("ctc", TOKENS, TOKENS + ["extra"], "t")
