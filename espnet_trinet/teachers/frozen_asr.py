@@ -64,7 +64,15 @@ class FrozenASRTeacher:
 
         self.config_path = Path(asr_train_config)
         self.model_path = Path(asr_model_file)
-        model, args = ASRTask.build_model_from_file(str(self.config_path), str(self.model_path), "cpu")
+        try:
+            model, args = ASRTask.build_model_from_file(str(self.config_path), str(self.model_path), "cpu")
+        except FileNotFoundError as err:
+            # ESPnet names only the file: say that the teacher's config.yaml asked for it.
+            raise FileNotFoundError(
+                f"frozen teacher: {err.filename or err} does not exist, but {self.config_path} refers to it "
+                "(normalize_conf.stats_file comes from the teacher's statistics stage, asr.sh stage 10; "
+                "token_list from stage 5): restore it, or fix the path in that config.yaml"
+            ) from err
         model.eval()
         model.requires_grad_(False)
         self.model = model

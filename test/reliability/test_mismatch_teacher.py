@@ -228,3 +228,18 @@ def test_stale_dump_is_not_resumed_with_another_teacher(asr_teacher, teachers, a
     assert (out / "targets.scp").read_text() == before  # nothing appended
     request = yaml.safe_load((out / "targets_request.yaml").read_text())
     assert request["teacher_model"] == str(asr_teacher)
+
+
+def test_teacher_whose_statistics_file_is_gone(audio_dirs, tmp_path):
+    import numpy as np
+
+    stats = tmp_path / "asr_stats" / "feats_stats.npz"
+    stats.parent.mkdir()
+    np.savez(stats, count=np.array(10), sum=np.zeros(80), sum_square=np.full(80, 10.0))
+    teacher = build_asr_experiment(tmp_path / "teacher", ["--normalize", "global_mvn",
+                                                          "--normalize_conf", f"stats_file={stats}"])
+    shutil.rmtree(stats.parent)  # e.g. exp/asr_stats_char removed to save space
+    expected = r"frozen teacher: .*feats_stats.npz does not exist, but .*config.yaml refers to it"
+    message = _fails_before_training(audio_dirs, tmp_path / "exp", FileNotFoundError, expected,
+                                     *_online_args(teacher))
+    assert "asr.sh stage 10" in message
