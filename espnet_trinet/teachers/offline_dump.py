@@ -187,8 +187,10 @@ def dump_frozen_targets(
     if info_path.exists():
         info_path.unlink()  # re-validated below; a stale marker must not survive a failure
     if not request_path.is_file():
-        with open(request_path, "w", encoding="utf-8") as f:
+        partial = request_path.with_suffix(".partial")  # a kill mid-write leaves no torn request
+        with open(partial, "w", encoding="utf-8") as f:
             yaml.safe_dump(request, f, sort_keys=False)
+        os.replace(partial, request_path)
 
     reader = SoundScpReader(str(wav_scp), dtype="float32")
     lengths = _utterance_lengths(data_dir, reader)
