@@ -200,7 +200,10 @@ if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
         fi
         # The launcher runs one process (CPU, 1 GPU), DDP over ngpu GPUs, or srun across
         # nodes when cuda_cmd is slurm.pl. --resume true: a killed run continues from
-        # ${asr_exp}/checkpoint.pth.
+        # ${asr_exp}/checkpoint.pth (repaired first if the kill came while ESPnet wrote it).
+        if [ -f "${asr_exp}/checkpoint.pth" ]; then
+            ${python} -m espnet_trinet.bin.repair_checkpoint "${asr_exp}"
+        fi
         # shellcheck disable=SC2086
         ${python} -m espnet2.bin.launch --cmd "${cuda_cmd}" \
             --log "${asr_exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}" \

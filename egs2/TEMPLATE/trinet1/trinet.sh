@@ -132,6 +132,10 @@ train_ssl() {
     local exp_dir=$1 config=$2
     shift 2
     mkdir -p "${exp_dir}"
+    # A kill while ESPnet wrote its end-of-epoch files would make every --resume fail.
+    if [ -f "${exp_dir}/checkpoint.pth" ]; then
+        ${python} -m espnet_trinet.bin.repair_checkpoint "${exp_dir}"
+    fi
     ${python} -m espnet2.bin.launch --cmd "${cuda_cmd}" --log "${exp_dir}/train.log" \
         --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${exp_dir}/.dist_init_" \
         --multiprocessing_distributed true -- \
