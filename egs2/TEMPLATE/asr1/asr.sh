@@ -155,8 +155,10 @@ if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
             src_set=${train_set}; [ "${dset}" = valid ] && src_set=${valid_set}
             ${python} -m espnet_trinet.bin.datadir split --per_utt "${data_feats}/${src_set}" "${nj}" > /dev/null
         done
+        # After a kill, only the jobs that had not finished run again (utils/run_once.sh).
         # shellcheck disable=SC2086
         ${train_cmd} JOB=1:"${nj}" "${logdir}/stats.JOB.log" \
+            "${template_dir}/utils/run_once.sh" "${logdir}/stats.JOB/.done_split${nj}" \
             ${python} -m espnet2.bin.asr_train --collect_stats true "${config_opts[@]}" \
                 "${data_opts[@]}" --normalize none --ngpu 0 --num_workers 0 \
                 --train_shape_file "${data_feats}/${train_set}/split${nj}utt/JOB/wav.scp" \
