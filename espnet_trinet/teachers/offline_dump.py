@@ -40,8 +40,9 @@ IDENTITY_KEYS = (
 
 
 def compact_id_dtype(num_classes: int) -> np.dtype:
-    """Smallest unsigned type holding ids 0..num_classes-1."""
-    for dtype in (np.uint8, np.uint16, np.uint32):
+    """Smallest signed type holding ids 0..num_classes-1 (signed: ESPnet's ESPnetDataset casts
+    float and signed-int arrays and rejects unsigned ones, "Not supported dtype: uint8")."""
+    for dtype in (np.int8, np.int16, np.int32):
         if num_classes - 1 <= np.iinfo(dtype).max:
             return np.dtype(dtype)
     raise ValueError(f"{num_classes} classes do not fit 32 bits")

@@ -25,7 +25,7 @@ def _model(frozen_teacher, conf):
     return TriNetTask.build_model(args)
 
 
-@pytest.mark.parametrize("projector, dtype", [("ctc", "float32"), ("random", "uint8"), ("regression", "float32")])
+@pytest.mark.parametrize("projector, dtype", [("ctc", "float32"), ("random", "int8"), ("regression", "float32")])
 def test_offline_targets_give_the_online_loss(asr_teacher, audio_dirs, tmp_path, projector, dtype):
     train_dir = audio_dirs[0]
     out = tmp_path / "targets"
@@ -53,6 +53,23 @@ def test_offline_targets_give_the_online_loss(asr_teacher, audio_dirs, tmp_path,
         loss_offline, stats_offline, _ = offline(x, n, target, torch.tensor([target.shape[1]]))
         assert torch.allclose(loss_online, loss_offline, rtol=1e-5, atol=1e-6), key
         assert torch.allclose(stats_online["loss_regul"], stats_offline["loss_regul"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("projector", ["random", "ctc"])
+def test_dumped_targets_load_through_espnets_dataset(asr_teacher, audio_dirs, tmp_path, projector):
+    # What training reads: ESPnetDataset on targets.scp as kaldi_ark (it rejected uint8 hard ids).
+    from espnet2.train.dataset import ESPnetDataset
+
+    out = tmp_path / "targets"
+    dump_main(["--data_dir", str(audio_dirs[0]), "--output_dir", str(out), "--asr_model_file", str(asr_teacher),
+               "--projector", projector])
+    dataset = ESPnetDataset([(str(out / "targets.scp"), "frozen_targets", "kaldi_ark")])
+    key = next(iter(kaldiio.load_scp(str(out / "targets.scp"))))
+    _, data = dataset[key]
+    if projector == "random":
+        assert data["frozen_targets"].dtype == np.int64 and 0 <= data["frozen_targets"].min() <= 31
+    else:
+        assert data["frozen_targets"].dtype == np.float32 and data["frozen_targets"].ndim == 2
 
 
 def test_soft_targets_in_float16_stay_close(asr_teacher, audio_dirs, tmp_path):
