@@ -109,7 +109,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     command = "python bench/collapse_curves.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([f"Command: `{command}`", ""] + summary_lines(curves, args.seeds)) + "\n"
     args.output.with_suffix(".md").write_text(text)
-    args.output.with_suffix(".json").write_text(json.dumps(dict(command=command, seeds=args.seeds, curves=curves)) + "\n")
+    payload = dict(command=command, seeds=args.seeds, curves=curves)
+    args.output.with_suffix(".json").write_text(json.dumps(payload) + "\n")
     print(text)
     print(f"wrote {args.output}.png, .md and .json")
     return 0

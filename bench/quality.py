@@ -66,7 +66,8 @@ def run_cell(cell: Cell, layout: Layout) -> dict:
             result = subprocess.run(cmd, cwd=cell.cwd, stdout=out, stderr=subprocess.STDOUT)
             if result.returncode != 0:
                 raise CellFailed(f"{cell.name} failed (exit {result.returncode}): see {log}")
-    info = dict(cell=cell.name, wall_s=round(time.time() - start, 1), resumed=resumed, finished=now())
+    info = dict(cell=cell.name, wall_s=round(time.time() - start, 1), resumed=resumed, finished=now(),
+                code=git_state())
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(info) + "\n")
     print(f"[{now()}] {cell.name}: done in {info['wall_s']:.0f} s", flush=True)
@@ -136,15 +137,17 @@ def report(layout: Layout, budget: Budget, command: str, cells_info: List[dict],
     pairs = [(f"trinet_{p}", "data2vec") for p in PROJECTORS] + [(m, "scratch") for m in SSL_MODELS]
     comparisons = compare(summaries, pairs)
     seeds = budget.seeds
+    pretrain = f"--seed S --log_interval {budget.log_interval} {budget.pretrain_args}".strip()
+    finetune, fsdd_finetune = (f"--seed S {a}".strip() for a in (budget.finetune_args, budget.fsdd_finetune_args))
     lines = [f"Command: `{command}`", "",
-             f"- date: {now()}; code: git {git_state()}; python {platform.python_version()}; host {platform.machine()}, "
-             f"{os.cpu_count()} CPUs; work dir {layout.work}",
-             f"- corpus: embedded mini_synth (local/data.sh {budget.local_data_opts or 'defaults'}), fixed for all seeds",
-             f"- pretraining (data2vec and TriNet alike): recipe configs + `--seed S --log_interval "
-             f"{budget.log_interval} {budget.pretrain_args}`; TriNet's frozen teacher is the CTC fine-tuned data2vec "
-             "of the same seed (recipe stage 8), targets dumped offline",
-             f"- fine-tuning (every model the same): conf/finetune_ctc_tiny.yaml + `--seed S {budget.finetune_args}` on "
-             f"train_labelled; FSDD: the same config + `--seed S {budget.fsdd_finetune_args}` on "
+             f"- date: {now()}; code: git {git_state()}; python {platform.python_version()}; "
+             f"host {platform.machine()}, {os.cpu_count()} CPUs; work dir {layout.work}",
+             f"- corpus: embedded mini_synth (local/data.sh {budget.local_data_opts or 'defaults'}), "
+             "fixed for all seeds",
+             f"- pretraining (data2vec and TriNet alike): recipe configs + `{pretrain}`; TriNet's frozen teacher "
+             "is the CTC fine-tuned data2vec of the same seed (recipe stage 8), targets dumped offline",
+             f"- fine-tuning (every model the same): conf/finetune_ctc_tiny.yaml + `{finetune}`"
+             f" on train_labelled; FSDD: the same config + `{fsdd_finetune}` on "
              f"{budget.fsdd_train_utts or 'all'} random FSDD train utterances; greedy CTC decoding, checkpoint "
              "valid.cer_ctc.ave",
              f"- seeds: {', '.join(map(str, seeds))} (model init, masks, batch order, random projection)",
@@ -166,6 +169,12 @@ def report(layout: Layout, budget: Budget, command: str, cells_info: List[dict],
         lines += [f"- {c.sentence(MODEL_NAMES)}" for c in comparisons if c.test_set == test_set] or \
             ["- none: fewer than two seeds finished"]
     walls = [c for c in cells_info if not c.get("skipped")]
+    by_code: Dict[str, List[str]] = {}
+    for c in cells_info:
+        by_code.setdefault(c.get("code", "not recorded"), []).append(c["cell"])
+    if len(by_code) > 1:
+        lines += ["", "The cells ran at different code versions: " + "; ".join(
+            f"git {code}: {', '.join(cells)}" for code, cells in sorted(by_code.items()))]
     if cells_info:
         lines += ["", "Wall time per cell (s, this invocation; a resumed cell counts only its last part): " +
                   ", ".join(f"{c['cell']} {c['wall_s']:.0f}" for c in cells_info)]

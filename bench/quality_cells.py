@@ -174,7 +174,8 @@ def base_cells(layout: Layout, budget: Budget, fsdd_dir: Optional[Path]) -> List
     for name, subset in FSDD_SETS.items():
         src = train_src if subset == "train" else f"data/fsdd/{subset}"
         # The test set keeps every utterance, as trinet.sh's stage 4 does for test sets.
-        limits = ["--min_sec", "0", "--max_sec", "100000"] if subset == "test" else ["--min_sec", "0.3", "--max_sec", "20"]
+        limits = ["--min_sec", "0", "--max_sec", "100000"] if subset == "test" else \
+            ["--min_sec", "0.3", "--max_sec", "20"]
         cmds += [
             py("espnet_trinet.bin.format_datadir", "--in_dir", src, "--out_dir", f"dump/raw/org/{name}",
                "--fs", "16000", "--nj", nj),
@@ -235,7 +236,8 @@ def seed_cells(layout: Layout, budget: Budget, seed: int, with_fsdd: bool) -> Li
         for model in MODELS:
             init = []
             if model != "scratch":
-                init = ["--pretrained_model", f"{layout.ssl_dir(seed, model).relative_to(recipe)}/{SSL_INIT}:encoder:encoder"]
+                ssl = layout.ssl_dir(seed, model).relative_to(recipe)
+                init = ["--pretrained_model", f"{ssl}/{SSL_INIT}:encoder:encoder"]
             cells.append(Cell(f"seed{s}/fsdd_{model}", recipe, [asr_sh(
                 budget, "--stage", "10", "--stop_stage", "13", "--expdir", "exp/fsdd",
                 "--asr_stats_dir", "exp/fsdd/asr_stats_char", "--asr_tag", model, "--asr_args", fsdd_finetune, *init)]))

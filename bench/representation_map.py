@@ -183,7 +183,8 @@ def plot(panels, classes: Sequence[int], token_names: Dict[int, str], output: Pa
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"{NAMES[model]}\n{LEVELS[level]}\n5-NN acc {acc:.2f}", fontsize=8)
-    handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(i), label=token_names[c]) for i, c in enumerate(classes)]
+    handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(i), label=token_names[c])
+               for i, c in enumerate(classes)]
     fig.legend(handles=handles, loc="lower center", ncol=len(classes), fontsize=8, frameon=False)
     fig.suptitle(f"t-SNE of test-set frames, coloured by force-aligned character (seed {seed})", fontsize=9)
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))

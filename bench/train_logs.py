@@ -39,7 +39,9 @@ def updates_before_epoch(log: str) -> Dict[int, int]:
     return {epoch + 1: count for epoch, count in done.items()} | {1: 0}
 
 
-def interval_stats(log_path: Path, keys: Sequence[str] = ("target_var", "pred_var", "eff_rank")) -> List[Dict[str, float]]:
+def interval_stats(
+    log_path: Path, keys: Sequence[str] = ("target_var", "pred_var", "eff_rank")
+) -> List[Dict[str, float]]:
     """One record per training-log line: ``update`` (cumulative), ``epoch`` and the ``keys``.
 
     Args:

@@ -9,7 +9,9 @@ import pytest
 from trinet_testing import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
-from ctc_align import BLANK_LABEL, AlignmentError, ctc_forced_align, frame_labels, min_frames, most_frequent  # noqa: E402
+from ctc_align import (  # noqa: E402
+    BLANK_LABEL, AlignmentError, ctc_forced_align, frame_labels, min_frames, most_frequent,
+)
 
 
 def collapse(path, blank=0):
