@@ -8,8 +8,9 @@ with a kNN accuracy per picture so that the picture is not the only evidence.
 - mid level: output of block N-1 (TriNet's struc tap); high level: block N after the final
   LayerNorm (what CTC fine-tuning sees). The same two taps for every model (data2vec's own
   struc tap is block N).
-- frame classes: the reference transcript is force-aligned (CTC Viterbi, ctc_align.py) with the
-  fine-tuned ASR model that has the lowest test CER in the work dir; a frame on which the best
+- frame classes: the reference transcript is force-aligned (CTC Viterbi, ctc_align.py) with a
+  fine-tuned CTC model: by default the no-pretraining one (of the seed with the lowest test CER),
+  so that the frame timing comes from none of the encoders compared; a frame on which the best
   path emits a character gets that character, blank frames are left out. The pictures and the
   accuracy use the 10 most frequent letters.
 - kNN accuracy: 5 nearest neighbours (Euclidean, features standardised) on the full D-dim
@@ -59,11 +60,12 @@ def read_set(recipe: Path, test_set: str) -> List[Tuple[str, np.ndarray, str]]:
     return out
 
 
-def best_asr_model(layout: Layout, seeds: Sequence[int]) -> Tuple[Path, float, int]:
-    """The fine-tuned synthetic-corpus ASR experiment with the lowest test CER, its CER and seed."""
+def best_asr_model(layout: Layout, seeds: Sequence[int], models: Sequence[str]) -> Tuple[Path, float, int]:
+    """Of ``models``' fine-tuned synthetic-corpus ASR experiments, the one with the lowest test CER,
+    its CER and seed."""
     best = None
     for seed in seeds:
-        for model in MODELS:
+        for model in models:
             scores = layout.scores(seed, model, SYNTH_TEST, "cer")
             if scores.exists():
                 cer = json.loads(scores.read_text())["error_rate"]
@@ -196,6 +198,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work_dir", type=Path, default=Path("/tmp/trinet_quality"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--aligner", default="scratch", choices=list(MODELS) + ["best"],
+                        help="fine-tuned model whose CTC alignment labels the frames (best: lowest test CER of all)")
     parser.add_argument("--output", type=Path, help="path without suffix",
                         default=Path(__file__).resolve().parent / "results" / "representation_map")
     args = parser.parse_args(argv)
@@ -203,7 +207,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     output = args.output.resolve()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
-    aligner, aligner_cer, aligner_seed = best_asr_model(layout, args.seeds)
+    aligner, aligner_cer, aligner_seed = best_asr_model(
+        layout, args.seeds, MODELS if args.aligner == "best" else [args.aligner])
     # Paths in the experiments' configs are relative to the recipe folder of their seed.
     os.chdir(layout.seed(aligner_seed))
     utts = read_set(layout.seed(aligner_seed), SYNTH_TEST)
