@@ -16,6 +16,8 @@ with a kNN accuracy per picture so that the picture is not the only evidence.
 - kNN accuracy: 5 nearest neighbours (Euclidean, features standardised) on the full D-dim
   frames, 5-fold cross-validation grouped by utterance (a frame is never classified by
   neighbours from its own utterance, which would make adjacent frames trivially similar).
+- effective rank: of all frames of the aligned test utterances at the same two taps for every
+  model (the training logs measure it at each model's own struc tap, block N for data2vec).
 - models: the SSL encoders of each seed, and the same architecture untrained (seeded init)
   as a floor. The picture shows the first seed.
 
@@ -126,9 +128,11 @@ def encoder_taps(model, audio: np.ndarray) -> Dict[str, np.ndarray]:
 
 
 def labelled_frames(model, utts, labels: Dict[str, np.ndarray], classes: Sequence[int]):
-    """Frames of ``classes``: {level: (N, D)}, (N,) labels, (N,) utterance index."""
+    """Frames of ``classes``: {level: (N, D)}, (N,) labels, (N,) utterance index; and every frame
+    of the aligned utterances, {level: (M, D)}."""
     keep = set(classes)
     feats: Dict[str, list] = {level: [] for level in LEVELS}
+    every: Dict[str, list] = {level: [] for level in LEVELS}
     ys, groups = [], []
     for index, (utt, audio, _) in enumerate(utts):
         if utt not in labels:
@@ -142,9 +146,31 @@ def labelled_frames(model, utts, labels: Dict[str, np.ndarray], classes: Sequenc
         chosen = [t for t in range(frames) if lab[t] in keep]
         for level in LEVELS:
             feats[level].append(taps[level][chosen])
+            every[level].append(taps[level])
         ys += [int(lab[t]) for t in chosen]
         groups += [index] * len(chosen)
-    return {k: np.concatenate(v) for k, v in feats.items()}, np.array(ys), np.array(groups)
+    stack = lambda d: {k: np.concatenate(v) for k, v in d.items()}  # noqa: E731
+    return stack(feats), np.array(ys), np.array(groups), stack(every)
+
+
+def frames_effective_rank(x: np.ndarray) -> float:
+    """The training monitor's effective rank (monitor/collapse.py) of (N, D) frames, all of them."""
+    from espnet_trinet.monitor.collapse import effective_rank
+
+    return float(effective_rank(torch.from_numpy(x), max_frames=len(x)))
+
+
+def metric_table(values: Dict[str, Dict[str, Dict[str, float]]], seeds: Sequence[int], digits: int) -> List[str]:
+    """{model: {level: {seed: value}}} -> a markdown table, mean and per seed for each level."""
+    seed_head = " / ".join(f"seed {s}" for s in seeds)
+    lines = [f"| model | mid level (block N-1) mean | high level (block N) mean | mid {seed_head} | high {seed_head} |",
+             "|---|---|---|---|---|"]
+    for model, by_level in values.items():
+        means = {lv: f"{np.mean(list(v.values())):.{digits}f}" for lv, v in by_level.items()}
+        per = {lv: " / ".join(f"{v[str(s)]:.{digits}f}" if str(s) in v else "-" for s in seeds)
+               for lv, v in by_level.items()}
+        lines.append(f"| {NAMES[model]} | {means['mid']} | {means['high']} | {per['mid']} | {per['high']} |")
+    return lines
 
 
 def knn_accuracy(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
@@ -220,6 +246,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"classes {[token_names[c] for c in classes]}", flush=True)
 
     accuracy: Dict[str, Dict[str, Dict[str, float]]] = {}
+    ranks: Dict[str, Dict[str, Dict[str, float]]] = {}
     panels = {}
     frames = chance = None
     for seed in args.seeds:
@@ -230,13 +257,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             if ssl is not None and not (ssl / SSL_INIT).exists():
                 continue
             encoder = load_encoder(ssl, like, seed)
-            feats, y, groups = labelled_frames(encoder, utts, labels, classes)
+            feats, y, groups, every = labelled_frames(encoder, utts, labels, classes)
             frames = len(y)
             chance = float(np.bincount(y).max() / len(y))
             for level in LEVELS:
                 acc = knn_accuracy(feats[level], y, groups)
                 accuracy.setdefault(model, {}).setdefault(level, {})[str(seed)] = acc
-                print(f"seed {seed} {NAMES[model]} {level}: 5-NN accuracy {acc:.3f}", flush=True)
+                rank = frames_effective_rank(every[level])
+                ranks.setdefault(model, {}).setdefault(level, {})[str(seed)] = rank
+                print(f"seed {seed} {NAMES[model]} {level}: 5-NN accuracy {acc:.3f}, effective rank {rank:.1f} "
+                      f"of {len(every[level])} frames", flush=True)
                 if seed == args.seeds[0]:
                     rng = np.random.default_rng(0)
                     pick = np.sort(rng.permutation(len(y))[:MAX_TSNE_FRAMES])
@@ -245,24 +275,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     plot(panels, classes, token_names, output.with_suffix(".png"), args.seeds[0])
     command = "python bench/representation_map.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    seed_head = " / ".join(f"seed {s}" for s in args.seeds)
     lines = [f"Command: `{command}`", "",
              f"Frame classes: CTC forced alignment with `{aligner.relative_to(layout.work)}` (test CER "
              f"{aligner_cer:.1f} %); {frames} frames of the {NUM_CLASSES} most frequent letters "
              f"({', '.join(token_names[c] for c in classes)}) in {len(labels)} test utterances; majority-class "
-             f"share {chance:.3f}. 5-NN accuracy, {FOLDS}-fold cross-validation grouped by utterance.", "",
-             f"| model | mid level (block N-1) mean | high level (block N) mean | mid {seed_head} | high {seed_head} |",
-             "|---|---|---|---|---|"]
-    for model, by_level in accuracy.items():
-        means = {lv: np.mean(list(v.values())) for lv, v in by_level.items()}
-        per = {lv: " / ".join(f"{v[str(s)]:.3f}" if str(s) in v else "-" for s in args.seeds)
-               for lv, v in by_level.items()}
-        lines.append(f"| {NAMES[model]} | {means['mid']:.3f} | {means['high']:.3f} | {per['mid']} | {per['high']} |")
+             f"share {chance:.3f}.", "",
+             f"5-NN accuracy of the letter frames, {FOLDS}-fold cross-validation grouped by utterance:", ""]
+    lines += metric_table(accuracy, args.seeds, 3)
+    lines += ["", "Effective rank (as the training monitor computes it) of all frames of the aligned test utterances, "
+              "the same two taps for every model:", ""]
+    lines += metric_table(ranks, args.seeds, 1)
     text = "\n".join(lines) + "\n"
     output.with_suffix(".md").write_text(text)
     output.with_suffix(".json").write_text(json.dumps(dict(
         command=command, aligner=str(aligner), aligner_test_cer=aligner_cer, frames=frames, chance=chance,
-        classes=[token_names[c] for c in classes], knn_k=KNN_K, folds=FOLDS, accuracy=accuracy), indent=1) + "\n")
+        classes=[token_names[c] for c in classes], knn_k=KNN_K, folds=FOLDS, accuracy=accuracy,
+        effective_rank=ranks), indent=1) + "\n")
     print(text)
     print(f"wrote {output}.png, .md and .json")
     return 0
