@@ -11,6 +11,7 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 
@@ -31,24 +32,31 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 DECODE = "decode_ctc_greedy_asr_model_valid.cer_ctc.ave"
 NUM_DEV = 60  # utterances of the dev set (4 speakers x 15)
-INTO_EPOCH_S = 1.0  # how long after "2/2epoch started" the training is killed (an epoch takes 3-6 s)
 
 
 def read(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-class LoggedFor:
-    """A condition on a log line that holds ``delay_s`` after the line first appeared."""
+class InEpoch2:
+    """Holds a third of an epoch after ESPnet's Trainer logged "2/2epoch started" in ``log`` (epoch
+    1's length taken from the log's timestamps), so that the kill lands inside epoch 2 on a slow or
+    a fast machine alike."""
 
-    def __init__(self, log: str, line: str, delay_s: float):
-        self.log, self.line, self.delay_s = log, line, delay_s
-        self.seen_at: Optional[float] = None
+    STARTED = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \(trainer:\d+\) INFO: ([12])/2epoch started")
+
+    def __init__(self, log: str):
+        self.log = log
+        self.kill_at: Optional[float] = None
 
     def __call__(self, recipe: Path) -> bool:
-        if self.seen_at is None and self.line in read(recipe / self.log):
-            self.seen_at = time.monotonic()
-        return self.seen_at is not None and time.monotonic() - self.seen_at >= self.delay_s
+        if self.kill_at is None:
+            started = {epoch: stamp for stamp, epoch in self.STARTED.findall(read(recipe / self.log))}
+            if "2" not in started:
+                return False
+            stamps = [datetime.strptime(started[e], "%Y-%m-%d %H:%M:%S,%f") for e in ("1", "2") if e in started]
+            self.kill_at = time.monotonic() + (stamps[-1] - stamps[0]).total_seconds() / 3
+        return time.monotonic() >= self.kill_at
 
 
 def decoded_utterances(log: Path) -> int:
@@ -84,13 +92,13 @@ KILL_POINTS = (
     KillPoint(
         "stage 9, TriNet pretraining in epoch 2",
         "exp/ssl_trinet",
-        LoggedFor("exp/ssl_trinet/train.log", "2/2epoch started", INTO_EPOCH_S),
+        InEpoch2("exp/ssl_trinet/train.log"),
         timeout_s=900,
     ),
     KillPoint(
         "stage 10, CTC fine-tuning of TriNet in epoch 2",
         "exp/asr_trinet",
-        LoggedFor("exp/asr_trinet/train.log", "2/2epoch started", INTO_EPOCH_S),
+        InEpoch2("exp/asr_trinet/train.log"),
         timeout_s=600,
     ),
     KillPoint(
