@@ -14,9 +14,9 @@ from typing import Dict, Optional, Tuple
 from trinet_testing import REPO
 
 TINY = "--max_epoch 2 --batch_bins 200000"
-# 24 training utterances (12 labelled), two epochs per training: stages 1-12 in about 5 minutes.
+# 24 training utterances (12 labelled), 20 dev and 20 test utterances, two epochs per training.
 RECIPE_ARGS = (
-    "--local_data_opts", "--num_train_speakers 4 --utts_per_speaker 6 --num_labelled 12",
+    "--local_data_opts", "--num_train_speakers 4 --utts_per_speaker 6 --eval_utts_per_speaker 5 --num_labelled 12",
     "--data2vec_args", TINY, "--trinet_args", TINY, "--asr_args", TINY,
 )
 RUN_TIMEOUT_S = 1500

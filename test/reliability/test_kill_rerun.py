@@ -31,7 +31,7 @@ from mini_synth_testing import (
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 DECODE = "decode_ctc_greedy_asr_model_valid.cer_ctc.ave"
-NUM_DEV = 60  # utterances of the dev set (4 speakers x 15)
+NUM_DEV = 20  # utterances of the dev set (4 speakers x 5, mini_synth_testing.RECIPE_ARGS)
 
 
 def read(path: Path) -> str:
