@@ -15,8 +15,8 @@ from trinet_testing import REPO
 FSDD = REPO.parent / "shared" / "data" / "fsdd"
 ASR_SH = REPO / "egs2" / "TEMPLATE" / "asr1" / "asr.sh"
 CONF = REPO / "egs2" / "mini_synth" / "trinet1" / "conf"
-# Batches of 100000 samples (half the config's): twice the updates per epoch; 30 epochs take about 4 min
-# on 2 cores and end near 40 % test CER (40 epochs of 300000-sample batches ended near the 50 % limit).
+# Batches of 100000 samples (the config has 200000): more updates per epoch; 30 epochs take about 4 min
+# on 2 cores and end near 40 % test CER (40 epochs of 300000-sample batches ended at 51 % dev CER).
 EPOCHS = 30
 
 pytestmark = pytest.mark.skipif(
