@@ -149,8 +149,12 @@ def labelled_frames(model, utts, labels: Dict[str, np.ndarray], classes: Sequenc
             every[level].append(taps[level])
         ys += [int(lab[t]) for t in chosen]
         groups += [index] * len(chosen)
-    stack = lambda d: {k: np.concatenate(v) for k, v in d.items()}  # noqa: E731
-    return stack(feats), np.array(ys), np.array(groups), stack(every)
+    return _concatenated(feats), np.array(ys), np.array(groups), _concatenated(every)
+
+
+def _concatenated(per_level: Dict[str, list]) -> Dict[str, np.ndarray]:
+    """{level: [(n_i, D), ...]} -> {level: (sum n_i, D)}."""
+    return {level: np.concatenate(parts) for level, parts in per_level.items()}
 
 
 def frames_effective_rank(x: np.ndarray) -> float:
