@@ -17,8 +17,8 @@ Example (recipe stage 11 of asr.sh runs it):
 import logging
 import sys
 
-from espnet_trinet.data.cli_logging import setup_logging
-from espnet_trinet.tasks.init_param_check import check_init_param
+from espnet_trinet.utils.cli_logging import setup_logging
+from espnet_trinet.finetune.init_param_check import check_init_param
 
 
 def main(argv=None) -> int:

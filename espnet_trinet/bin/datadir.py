@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from espnet_trinet.data.cli_logging import setup_logging
+from espnet_trinet.utils.cli_logging import setup_logging
 from espnet_trinet.data.datadir import (
     DataDirError,
     combine_data_dirs,

@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from espnet_trinet.data.cli_logging import setup_logging
+from espnet_trinet.utils.cli_logging import setup_logging
 from espnet_trinet.data.download_librispeech import LIBRISPEECH_MD5, OPENSLR_URL, DownloadError, download_librispeech
 
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from espnet_trinet.data.cli_logging import setup_logging
+from espnet_trinet.utils.cli_logging import setup_logging
 from espnet_trinet.scoring.results_table import write_results
 
 

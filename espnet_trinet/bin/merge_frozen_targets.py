@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from espnet_trinet.data.cli_logging import setup_logging
+from espnet_trinet.utils.cli_logging import setup_logging
 from espnet_trinet.teachers.offline_dump import merge_target_dumps
 
 

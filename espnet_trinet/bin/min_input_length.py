@@ -12,8 +12,8 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from espnet_trinet.data.cli_logging import setup_logging
-from espnet_trinet.models.min_input_length import min_input_length
+from espnet_trinet.utils.cli_logging import setup_logging
+from espnet_trinet.data.min_input_length import min_input_length
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from espnet_trinet.data.cli_logging import setup_logging
+from espnet_trinet.utils.cli_logging import setup_logging
 from espnet_trinet.data.datadir import DataDirError
 from espnet_trinet.data.librispeech import data_dir_name, prepare_librispeech
 

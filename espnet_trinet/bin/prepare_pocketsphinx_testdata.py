@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from espnet_trinet.data.cli_logging import setup_logging
+from espnet_trinet.utils.cli_logging import setup_logging
 from espnet_trinet.data.pocketsphinx_testdata import DEFAULT_ROOT, prepare_pocketsphinx_testdata
 
 

@@ -16,7 +16,7 @@ import shlex
 import sys
 from typing import List, Optional, Sequence, Tuple
 
-from espnet_trinet.data.cli_logging import setup_logging
+from espnet_trinet.utils.cli_logging import setup_logging
 from espnet_trinet.jobs import JobRange, JobsFailed, Resources, parse_job_range, run_jobs
 from espnet_trinet.jobs.job_range import command_string, is_job_range
 from espnet_trinet.jobs.runner import BACKENDS

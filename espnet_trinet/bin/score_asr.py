@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from espnet_trinet.data.cli_logging import setup_logging
+from espnet_trinet.utils.cli_logging import setup_logging
 from espnet_trinet.scoring.score_set import ScoringError, score_set
 
 

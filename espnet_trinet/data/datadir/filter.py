@@ -57,7 +57,7 @@ def filter_data_dir(
         max_chars_per_sec: drop utterances whose transcript has more characters per second
             than this (CTC needs at least one encoder frame per output token).
         min_encodable_sec: drop utterances shorter than the shortest input the models can
-            encode (see models.min_input_length); unlike ``min_sec`` it applies to test sets too.
+            encode (see data/min_input_length.py); unlike ``min_sec`` it applies to test sets too.
     Returns:
         a FilterReport; dropped.tsv holds ``utt_id reason detail`` (tab-separated, with a header);
         excluded.tsv the input dir's rows, then one per dropped utterance with its source

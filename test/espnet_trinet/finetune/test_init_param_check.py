@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from espnet_trinet.tasks.init_param_check import InitParam, compare_configs, compare_state, source_state
+from espnet_trinet.finetune.init_param_check import InitParam, compare_configs, compare_state, source_state
 
 
 def test_init_param_spec_is_parsed_as_espnet_does(tmp_path):

@@ -8,7 +8,7 @@ import yaml
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
 from espnet_trinet.bin.min_input_length import main
-from espnet_trinet.models import min_input_length as mil
+from espnet_trinet.data import min_input_length as mil
 from trinet_testing import MINI_CONF
 
 ASR_CONF = MINI_CONF / "finetune_ctc_tiny.yaml"
