@@ -19,7 +19,7 @@ TINY = "--max_epoch 2 --batch_bins 200000"
 # 24 training utterances (12 labelled), 20 dev and 20 test utterances, two epochs per training.
 RECIPE_ARGS = (
     "--local_data_opts", "--num_train_speakers 4 --utts_per_speaker 6 --eval_utts_per_speaker 5 --num_labelled 12",
-    "--data2vec_args", TINY, "--trinet_args", TINY, "--asr_args", TINY,
+    "--ssl_args", TINY, "--asr_args", TINY,
 )
 RUN_TIMEOUT_S = 1500
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Dump the frozen teacher's targets for a data dir (for ``frozen_teacher: offline``).
+"""Dump the frozen teacher's targets for a data dir (for a ``frozen_asr`` target in mode ``offline``).
 
 Example:
     python -m espnet_trinet.bin.dump_frozen_targets \\
@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from espnet2.utils.types import str2bool
 
-from espnet_trinet.teachers.frozen_targets import OnlineFrozenTargets
+from espnet_trinet.targets.frozen_teacher import FrozenTeacherTargets
 from espnet_trinet.teachers.offline_dump import INFO_FILE, check_dump_request, dump_frozen_targets, dump_request
 from espnet_trinet.teachers.projectors import PROJECTOR_KINDS
 
@@ -33,11 +33,16 @@ def get_parser() -> argparse.ArgumentParser:
     teacher.add_argument("--asr_train_config", default=None, help="its config.yaml (default: next to the model)")
     teacher.add_argument("--asr_model_file", default=None, help="its .pth")
     teacher.add_argument("--asr_model_zip", default=None, help="or a zip from espnet2.bin.pack asr")
-    proj = parser.add_argument_group("projector (must match the pretraining config)")
-    proj.add_argument("--projector", default="ctc", choices=sorted(PROJECTOR_KINDS))
-    proj.add_argument("--num_classes", type=int, default=32, help="classes of the random projection")
-    proj.add_argument("--seed", type=int, default=0, help="seed of the random projection")
-    proj.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (ctc)")
+    proj = parser.add_argument_group(
+        "projector (must match the pretraining config: give its frozen_asr target's conf as --source_conf, "
+        "or each setting)")
+    proj.add_argument("--source_conf", type=_yaml_dict, default=None,
+                      help="the conf of the pretraining config's frozen_asr target, as YAML (the recipe passes it): "
+                      "its projector, num_classes, seed and temperature")
+    proj.add_argument("--projector", default=None, choices=sorted(PROJECTOR_KINDS), help="default: ctc")
+    proj.add_argument("--num_classes", type=int, default=None, help="classes of the random projection (32)")
+    proj.add_argument("--seed", type=int, default=None, help="seed of the random projection (0)")
+    proj.add_argument("--temperature", type=float, default=None, help="softmax temperature (ctc; 1.0)")
     parser.add_argument("--token_list", default=None,
                         help="the recipe's token list (tokens.txt); projector ctc: must be the teacher's")
     parser.add_argument("--verify_only", type=str2bool, default=False,
@@ -57,20 +62,46 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _yaml_dict(text: str) -> dict:
+    value = yaml.safe_load(text) or {}
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"--source_conf must be a YAML dict, got {text!r}")
+    return value
+
+
+def projector_settings(args: argparse.Namespace) -> dict:
+    """projector, num_classes, seed, temperature: from --source_conf, else the options, else the defaults.
+
+    A setting given both ways must agree: a dump made with another projector than the
+    pretraining config says would go unnoticed by an offline run.
+    """
+    settings = {}
+    for key in ("projector", "num_classes", "seed", "temperature"):
+        from_conf = (args.source_conf or {}).get(key)
+        option = getattr(args, key)
+        if from_conf is not None and option is not None and from_conf != option:
+            raise ValueError(
+                f"--{key} {option} disagrees with the pretraining config's {key}: {from_conf} (--source_conf); "
+                f"set it in the config (trinet.sh --ssl_args \"--target_conf <name>.{key}={option}\")"
+            )
+        value = from_conf if from_conf is not None else option
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
 def main(cmd=None):
     args = get_parser().parse_args(cmd)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     if args.data_dir is None and not args.verify_only:
         raise ValueError("--data_dir is required to dump targets")
-    source = OnlineFrozenTargets(
+    source = FrozenTeacherTargets(
+        mode="online",
         asr_train_config=args.asr_train_config,
         asr_model_file=args.asr_model_file,
         asr_model_zip=args.asr_model_zip,
-        projector=args.projector,
-        num_classes=args.num_classes,
-        seed=args.seed,
-        temperature=args.temperature,
         token_list=args.token_list,
+        **projector_settings(args),
     )
     if args.verify_only:
         info_path = Path(args.output_dir) / INFO_FILE

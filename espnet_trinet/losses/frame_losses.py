@@ -1,50 +1,41 @@
-"""Frame-level losses on selected frames; each returns a scalar mean over those frames."""
+"""Per-frame losses: each returns one value per selected frame, shape (N,).
 
-from typing import Callable, Dict
+How those are reduced to the batch loss (a mean per frame, or the reference code's
+sums) is the model's ``loss_normalization`` (``objectives/normalization.py``).
+"""
 
 import torch
 import torch.nn.functional as F
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the selected frames and all dims (data2vec's L_struc, eq. 2).
+def squared_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error summed over dims (data2vec's L_struc, eq. 2).
 
     Args:
-        pred, target: (B, T, D).
-        frames: (B, T) bool, the frames that count.
+        pred, target: (N, D) frames.
+    Returns:
+        (N,) float32.
     """
-    diff = pred.float()[frames] - target.float()[frames]  # (N, D)
-    return (diff**2).mean() if diff.numel() > 0 else pred.sum() * 0.0
+    return ((pred.float() - target.float()) ** 2).sum(dim=-1)
 
 
-def soft_cross_entropy(logits: torch.Tensor, probs: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy to soft targets, -sum_c p_c log q_c, averaged over frames (paper eq. 3).
+def soft_cross_entropy(logits: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy to soft targets, -sum_c p_c log q_c (paper eq. 3).
 
     Args:
-        logits: (B, T, C) student scores.
-        probs: (B, T, C) target distribution.
-        frames: (B, T) bool.
+        logits: (N, C) student scores; probs: (N, C) target distribution.
+    Returns:
+        (N,) float32.
     """
-    log_q = F.log_softmax(logits.float()[frames], dim=-1)  # (N, C)
-    loss = -(probs.float()[frames] * log_q).sum(dim=-1)
-    return loss.mean() if loss.numel() > 0 else logits.sum() * 0.0
+    return -(probs.float() * F.log_softmax(logits.float(), dim=-1)).sum(dim=-1)
 
 
-def hard_cross_entropy(logits: torch.Tensor, ids: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy to class ids (the reference code's random-projection targets).
+def hard_cross_entropy(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy to class ids (the reference code's random-projection targets, k-means units).
 
     Args:
-        logits: (B, T, C); ids: (B, T) int64; frames: (B, T) bool.
+        logits: (N, C); ids: (N,) int64.
+    Returns:
+        (N,) float32.
     """
-    selected = logits.float()[frames]
-    if selected.numel() == 0:
-        return logits.sum() * 0.0
-    return F.cross_entropy(selected, ids[frames].long())
-
-
-# kind of frozen target (teachers/projectors.py) -> its loss
-LOSS_FOR_TARGET_KIND: Dict[str, Callable[..., torch.Tensor]] = {
-    "soft": soft_cross_entropy,
-    "hard": hard_cross_entropy,
-    "regression": masked_mse,
-}
+    return F.cross_entropy(logits.float(), ids.long(), reduction="none")

@@ -100,7 +100,7 @@ class CollapseGuard:
                     "near-constant output, usually because the learning rate is too high or its "
                     "warm-up too short, or the EMA decay starts too low (the teacher follows the "
                     "student too closely). Fix: lower optim_conf.lr or lengthen the scheduler "
-                    "warm-up, raise model_conf.ema_decay_start, and resume from an earlier "
-                    "checkpoint; with TriNet, a larger regul_weight also anchors the student. "
-                    "The thresholds live in model_conf.collapse_guard."
+                    "warm-up, raise the EMA target's decay_start, and resume from an earlier "
+                    "checkpoint; with TriNet, a larger weight of the frozen-teacher objective "
+                    "also anchors the student. The thresholds live in model_conf.collapse_guard."
                 )

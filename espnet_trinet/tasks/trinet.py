@@ -2,10 +2,15 @@
 
 An own task (rather than extending ``espnet2.tasks.ssl``'s module-level tables) so
 that its choices are one explicit table and any process can rebuild a model from
-``config.yaml`` without importing plugins first.
+``config.yaml`` without importing plugins first. A method is a config: a student
+``view``, a list of ``targets`` (sources) and a list of ``objectives``, each entry
+``{name, type, conf}`` as ESPnet's own SSL task lists its losses; ``--target_conf
+<name>.<key>=<value>`` and ``--objective_conf`` change one entry from the command line.
 """
 
 import argparse
+import contextvars
+import logging
 from pathlib import Path
 from typing import Callable, Collection, Dict, List, Optional, Tuple
 
@@ -18,8 +23,6 @@ from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.frontend.default import DefaultFrontend
 from espnet2.asr.frontend.windowing import SlidingWindow
-from espnet2.asr.specaug.abs_specaug import AbsSpecAug
-from espnet2.asr.specaug.specaug import SpecAug
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.layers.global_mvn import GlobalMVN
 from espnet2.layers.utterance_mvn import UtteranceMVN
@@ -29,25 +32,26 @@ from espnet2.train.abs_espnet_model import AbsESPnetModel
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.trainer import Trainer
+from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import int_or_none, str_or_none
 from typeguard import typechecked
 
-from espnet_trinet.models.trinet_model import MAX_FRAME_MISMATCH, TriNetModel
-from espnet_trinet.teachers.compat import StudentInput
-from espnet_trinet.teachers.frozen_targets import AbsFrozenTargets, OfflineFrozenTargets, OnlineFrozenTargets
+from espnet_trinet.encoders.layerwise import layer_drop_rate
+from espnet_trinet.models.ssl_model import SSLModel
+from espnet_trinet.objectives.abs_objective import AbsObjective
+from espnet_trinet.objectives.linear import LinearPrediction
+from espnet_trinet.targets.abs_targets import AbsTargets
+from espnet_trinet.targets.registry import TARGET_TYPES
+from espnet_trinet.tasks.method_specs import resolved_specs, yaml_list
+from espnet_trinet.teachers.fit_checks import student_input
+from espnet_trinet.views.abs_view import AbsStudentView
+from espnet_trinet.views.span_mask import SpanMaskView
 
 frontend_choices = ClassChoices(
     name="frontend",
     classes=dict(default=DefaultFrontend, sliding_window=SlidingWindow),
     type_check=AbsFrontend,
     default="default",
-)
-specaug_choices = ClassChoices(
-    name="specaug",
-    classes=dict(specaug=SpecAug),
-    type_check=AbsSpecAug,
-    default=None,
-    optional=True,
 )
 normalize_choices = ClassChoices(
     "normalize",
@@ -66,19 +70,36 @@ encoder_choices = ClassChoices(
     type_check=AbsEncoder,
     default="conformer",
 )
-frozen_teacher_choices = ClassChoices(
-    "frozen_teacher",
-    classes=dict(online=OnlineFrozenTargets, offline=OfflineFrozenTargets),
-    type_check=AbsFrozenTargets,
-    default=None,
-    optional=True,  # none = data2vec
+view_choices = ClassChoices(
+    "view",
+    classes=dict(span_mask=SpanMaskView),
+    type_check=AbsStudentView,
+    default="span_mask",
 )
 model_choices = ClassChoices(
     "model",
-    classes=dict(trinet=TriNetModel),
+    classes=dict(ssl=SSLModel),
     type_check=AbsESPnetModel,
-    default="trinet",
+    default="ssl",
 )
+# List-valued: every entry of --targets / --objectives names one of these types.
+target_choices = ClassChoices(
+    "targets",
+    classes=TARGET_TYPES,
+    type_check=AbsTargets,
+    default=None,
+)
+objective_choices = ClassChoices(
+    "objectives",
+    classes=dict(linear=LinearPrediction),
+    type_check=AbsObjective,
+    default=None,
+)
+
+# True while build_model_from_file rebuilds a trained model (inference, packing, analysis):
+# the checks that a source fits its training data are skipped, and an online teacher is
+# not loaded, so a model needs none of its teachers' files to be rebuilt.
+_REBUILDING = contextvars.ContextVar("rebuilding", default=False)
 
 
 class TriNetTask(AbsTask):
@@ -86,10 +107,9 @@ class TriNetTask(AbsTask):
 
     class_choices_list = [
         frontend_choices,  # --frontend, --frontend_conf
-        specaug_choices,  # --specaug, --specaug_conf
         normalize_choices,  # --normalize, --normalize_conf
         encoder_choices,  # --encoder, --encoder_conf
-        frozen_teacher_choices,  # --frozen_teacher, --frozen_teacher_conf
+        view_choices,  # --view, --view_conf
         model_choices,  # --model, --model_conf
     ]
 
@@ -110,6 +130,22 @@ class TriNetTask(AbsTask):
             type=int_or_none,
             default=None,
             help="Feature dimension when features come from the data loader (no frontend)",
+        )
+        group.add_argument(
+            "--targets", type=yaml_list, default=[],
+            help=f"target sources: a list of {{name, type, conf}}, type one of {target_choices.choices()}",
+        )
+        group.add_argument(
+            "--objectives", type=yaml_list, default=[],
+            help=f"objectives: a list of {{name, type, conf}}, type one of {objective_choices.choices()}",
+        )
+        group.add_argument(
+            "--target_conf", action=NestedDictAction, default={},
+            help="change the conf of a target source: --target_conf <name>.<key>=<value>",
+        )
+        group.add_argument(
+            "--objective_conf", action=NestedDictAction, default={},
+            help="change the conf of an objective: --objective_conf <name>.<key>=<value>",
         )
         for class_choices in cls.class_choices_list:
             class_choices.add_arguments(group)
@@ -135,16 +171,17 @@ class TriNetTask(AbsTask):
 
     @classmethod
     def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        # Dumped frozen-teacher targets (frozen_teacher: offline); "text" is accepted
-        # and ignored so an ASR data dir can be used as is.
-        return ("frozen_targets", "text")
+        # The data keys of the target sources (dumped frozen-teacher targets, frame labels;
+        # another data_key needs --allow_variable_data_keys true); "text" is accepted and
+        # ignored so an ASR data dir can be used as is.
+        return ("frozen_targets", "labels", "text")
 
     @classmethod
     def build_optimizers(cls, args: argparse.Namespace, model: torch.nn.Module) -> List[torch.optim.Optimizer]:
         optimizers = super().build_optimizers(args, model)
-        # The EMA teacher moves once per *optimizer update* (not per forward pass), so
-        # gradient accumulation, AMP-skipped steps and non-finite grads (no step) are
-        # all handled by ESPnet's Trainer deciding whether step() runs.
+        # Target sources (the EMA teacher) move once per *optimizer update* (not per
+        # forward pass), so gradient accumulation, AMP-skipped steps and non-finite grads
+        # (no step) are all handled by ESPnet's Trainer deciding whether step() runs.
         for optimizer in optimizers:
             optimizer.register_step_post_hook(lambda *_: model.on_optimizer_step())
         # Skipped updates leave no trace in the optimizer, but ESPnet's Trainer calls
@@ -154,8 +191,16 @@ class TriNetTask(AbsTask):
         return optimizers
 
     @classmethod
+    def build_model_from_file(cls, *args, **kwargs):
+        token = _REBUILDING.set(True)
+        try:
+            return super().build_model_from_file(*args, **kwargs)
+        finally:
+            _REBUILDING.reset(token)
+
+    @classmethod
     @typechecked
-    def build_model(cls, args: argparse.Namespace) -> TriNetModel:
+    def build_model(cls, args: argparse.Namespace) -> SSLModel:
         if args.input_size is None:
             frontend = frontend_choices.get_class(args.frontend)(**args.frontend_conf)
             input_size = frontend.output_size()
@@ -165,29 +210,56 @@ class TriNetTask(AbsTask):
             frontend = None
             input_size = args.input_size
 
-        specaug = None
-        if args.specaug is not None:
-            specaug = specaug_choices.get_class(args.specaug)(**args.specaug_conf)
-
         normalize = None
         if args.normalize is not None:
             normalize = normalize_choices.get_class(args.normalize)(**args.normalize_conf)
 
         encoder = encoder_choices.get_class(args.encoder)(input_size=input_size, **args.encoder_conf)
+        _check_layer_drop_under_ddp(args, encoder)
+        view = view_choices.get_class(args.view)(dim=encoder.output_size(), **args.view_conf)
 
-        frozen_targets = None
-        if getattr(args, "frozen_teacher", None) is not None:
-            frozen_targets = frozen_teacher_choices.get_class(args.frozen_teacher)(**args.frozen_teacher_conf)
-            # Here, not at the first batch: a teacher or dump that does not fit fails before training.
-            student = StudentInput(frontend, args.frontend_conf, encoder, args.encoder_conf)
-            frozen_targets.check_fits(student, _frozen_target_files(args), MAX_FRAME_MISMATCH)
+        targets, objectives = {}, []
+        if not getattr(args, "collect_stats", False):  # statistics need the frontend only
+            data_files = _data_files(args)
+            target_specs = resolved_specs(getattr(args, "targets", []), getattr(args, "target_conf", {}), "target")
+            for spec in target_specs:
+                source = target_choices.get_class(spec["type"])(encoder=encoder, data_files=data_files, **spec["conf"])
+                spec["conf"].update(source.resolved_conf())
+                targets[spec["name"]] = source
+            objective_specs = resolved_specs(getattr(args, "objectives", []), getattr(args, "objective_conf", {}),
+                                              "objective")
+            for spec in objective_specs:
+                source = targets.get(spec["conf"].get("targets"))
+                if source is None:
+                    raise ValueError(
+                        f"objective '{spec['name']}' needs conf.targets, one of the target sources {sorted(targets)}"
+                    )
+                objectives.append(objective_choices.get_class(spec["type"])(
+                    name=spec["name"], input_dim=encoder.output_size(), output_dim=source.output_dim,
+                    target_kind=source.kind, **spec["conf"],
+                ))
+            if not _REBUILDING.get():
+                # Here, not at the first batch: a teacher or dump that does not fit fails before training.
+                student = student_input(frontend, args.frontend_conf, encoder, args.encoder_conf)
+                for name, source in targets.items():
+                    if source.data_key is not None and not data_files:
+                        # A model built without data (analysis, benchmarks) has no files to check.
+                        logging.info(f"target source '{name}': no data given, its '{source.data_key}' not checked")
+                        continue
+                    source.check_fits(student, data_files.get(source.data_key, []))
+            # config.yaml (written after this) holds what was resolved here, overrides included.
+            args.targets, args.target_conf = target_specs, {}
+            args.objectives, args.objective_conf = objective_specs, {}
+            if not objectives:
+                raise ValueError("the config has no objectives: list at least one under 'objectives:'")
 
         model = model_choices.get_class(args.model)(
             frontend=frontend,
-            specaug=specaug,
             normalize=normalize,
             encoder=encoder,
-            frozen_targets=frozen_targets,
+            view=view,
+            targets=targets,
+            objectives=objectives,
             **args.model_conf,
         )
         if args.init is not None:
@@ -195,22 +267,23 @@ class TriNetTask(AbsTask):
         return model
 
 
-def _frozen_target_files(args: argparse.Namespace) -> List[Path]:
-    """The ``frozen_targets`` files of the training and validation data.
+def _check_layer_drop_under_ddp(args: argparse.Namespace, encoder: torch.nn.Module) -> None:
+    """Layer drop leaves the dropped blocks without gradients: DDP (ESPnet's default
+    find_unused_parameters=False) would fail at the step after the first drop."""
+    several = (getattr(args, "ngpu", 0) or 0) > 1 or (getattr(args, "dist_world_size", None) or 1) > 1
+    if several and layer_drop_rate(encoder) > 0 and not getattr(args, "unused_parameters", False):
+        raise ValueError(
+            f"encoder_conf.layer_drop_rate {layer_drop_rate(encoder)} on several GPUs needs unused_parameters: true "
+            "(a dropped block gets no gradient, and DDP waits for it); add it to the config"
+        )
 
-    A training run (it has data) with an offline teacher but no such entry fails here;
-    a model built without data (analysis, benchmarks) or for collect-stats is not asked for any.
-    """
-    files = []
+
+def _data_files(args: argparse.Namespace) -> Dict[str, List[Path]]:
+    """{data name: files} of the training and validation data (empty without data)."""
+    files: Dict[str, List[Path]] = {}
     for split in ("train", "valid"):
-        entries = getattr(args, f"{split}_data_path_and_name_and_type", None) or []
-        found = [Path(path) for path, name, _ in entries if name == "frozen_targets"]
-        if entries and not found and args.frozen_teacher == "offline" and not getattr(args, "collect_stats", False):
-            raise ValueError(
-                f"frozen_teacher 'offline' needs its dumped targets in the {split} data: add "
-                f"--{split}_data_path_and_name_and_type <dump>/targets.scp,frozen_targets,kaldi_ark"
-            )
-        files += found
+        for path, name, _ in getattr(args, f"{split}_data_path_and_name_and_type", None) or []:
+            files.setdefault(name, []).append(Path(path))
     return files
 
 

@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
-from espnet_trinet.teachers.compat import frontend_summary, read_token_list
+from espnet_trinet.teachers.fit_checks import frontend_summary, read_token_list
 from espnet_trinet.utils.espnet_conf import resolved_conf
 
 
@@ -25,7 +25,7 @@ def resolve_asr_files(
         if not zip_path.is_file():
             raise FileNotFoundError(
                 f"frozen teacher: packed model '{zip_path}' does not exist "
-                "(set frozen_teacher_conf.asr_model_zip to a zip from espnet2.bin.pack asr)"
+                "(set the frozen_asr target's asr_model_zip to a zip from espnet2.bin.pack asr)"
             )
         from espnet2.main_funcs.pack_funcs import unpack
 
@@ -36,8 +36,8 @@ def resolve_asr_files(
 
     if asr_model_file is None:
         raise ValueError(
-            "frozen teacher: set frozen_teacher_conf.asr_model_file (and asr_train_config) "
-            "or frozen_teacher_conf.asr_model_zip"
+            "frozen teacher: set the frozen_asr target's asr_model_file (and asr_train_config) "
+            "or asr_model_zip (e.g. --target_conf frozen.asr_model_file=...)"
         )
     model_file = Path(asr_model_file)
     config = Path(asr_train_config) if asr_train_config else model_file.parent / "config.yaml"

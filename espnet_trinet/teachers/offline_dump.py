@@ -1,7 +1,7 @@
 """Run the frozen teacher once over a data dir and store its targets (kaldiio ark/scp).
 
 The frozen teacher never changes, so its targets can be computed once; pretraining
-then reads them with the audio (``frozen_teacher: offline``) and pays nothing for
+then reads them with the audio (a ``frozen_asr`` target in mode ``offline``) and pays nothing for
 the teacher. Hard ids are stored in the smallest unsigned integer type that holds
 them, soft/regression targets as float32 or float16 (``target_dtype``).
 
@@ -27,8 +27,10 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from espnet_trinet.teachers.compat import INFO_FILE, file_sha256, teacher_signature
-from espnet_trinet.teachers.frozen_targets import OnlineFrozenTargets
+from espnet_trinet.targets.frozen_teacher import FrozenTeacherTargets
+from espnet_trinet.teachers.dump_files import INFO_FILE
+from espnet_trinet.teachers.fit_checks import teacher_signature
+from espnet_trinet.utils.files import file_sha256
 
 REQUEST_FILE = "targets_request.yaml"
 # Keys of the request that decide the targets; two dumps agreeing on them hold the same
@@ -93,7 +95,7 @@ def _load_batch(reader, keys: List[str], fs: int) -> Tuple[torch.Tensor, torch.T
     return torch.nn.utils.rnn.pad_sequence(waves, batch_first=True), lengths
 
 
-def dump_request(source: OnlineFrozenTargets, target_dtype: str = "float32") -> Dict:
+def dump_request(source: FrozenTeacherTargets, target_dtype: str = "float32") -> Dict:
     """What a dump of ``source``'s targets is made of: teacher, projector, frame rate, tokens."""
     projector = source.projector
     kind = source.kind
@@ -140,7 +142,7 @@ def check_dump_request(recorded: Dict, request: Dict, where: Union[str, Path]) -
 def dump_frozen_targets(
     data_dir: Path,
     output_dir: Path,
-    source: OnlineFrozenTargets,
+    source: FrozenTeacherTargets,
     target_dtype: str = "float32",
     batch_samples: int = 0,
     device: str = "cpu",
@@ -152,7 +154,7 @@ def dump_frozen_targets(
     Args:
         data_dir: Kaldi-style dir with ``wav.scp`` (and ``utt2num_samples`` if present).
         output_dir: receives ``targets.ark``, ``targets.scp`` and ``targets_info.yaml``.
-        source: the online frozen teacher + projector (the same code as online training).
+        source: the frozen teacher + projector in mode "online" (the same code as online training).
         target_dtype: "float32" or "float16" for soft and regression targets.
         batch_samples: padded audio samples per teacher batch; 0 runs each utterance
             alone, which gives the exact (padding-free) teacher output.
@@ -201,12 +203,11 @@ def dump_frozen_targets(
 
     id_dtype = compact_id_dtype(source.output_dim)
     float_dtype = np.dtype(target_dtype)
-    source.to(device)
     progress = tqdm(total=len(todo), desc=f"frozen targets {data_dir.name}", unit="utt", disable=not show_progress)
     with open(ark, "ab") as f_ark, open(scp, "a", encoding="utf-8") as f_scp:
         for keys in length_sorted_batches(todo, batch_samples):
             speech, speech_lengths = _load_batch(reader, keys, fs)
-            targets, target_lengths = source(speech.to(device), speech_lengths.to(device))
+            targets, target_lengths = source.teacher_targets(speech.to(device), speech_lengths.to(device))
             for i, key in enumerate(keys):
                 t = targets[i, : int(target_lengths[i])].cpu().numpy()
                 t = t.astype(id_dtype if source.kind == "hard" else float_dtype)

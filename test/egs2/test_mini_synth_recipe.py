@@ -75,9 +75,11 @@ def test_training_stages_write_checkpoints_and_trinet_uses_the_offline_teacher(r
     assert info["output_dim"] == vocab and info["num_utterances"] == 24
     assert info["teacher_model"].endswith("asr_data2vec/valid.cer_ctc.ave.pth")
     config = yaml.safe_load((exp / "ssl_trinet" / "config.yaml").read_text())
-    assert config["frozen_teacher"] == "offline"
-    assert config["frozen_teacher_conf"] == {
-        "projector": "ctc", "output_dim": vocab, "token_list": "data/token_list/char/tokens.txt"}
+    frozen = next(spec for spec in config["targets"] if spec["name"] == "frozen")
+    assert frozen == dict(name="frozen", type="frozen_asr", conf=dict(
+        mode="offline", projector="ctc", token_list="data/token_list/char/tokens.txt", output_dim=vocab))
+    assert config["train_data_path_and_name_and_type"][-1] == [
+        "dump/frozen_targets_ctc/train/targets.scp", "frozen_targets", "kaldi_ark"]
     # What the mismatch checks compare: the teacher's tokens and frame rate, its checksum.
     tokens = (recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split()
     assert info["token_list"] == tokens and info["fs"] == 16000 and len(info["teacher_model_sha256"]) == 64
@@ -96,7 +98,7 @@ def test_decoding_scoring_and_results(recipe, finished):
         assert re.match(r"WER \d+\.\d\d %", (decode / "score_wer" / "result.txt").read_text())
     results = (recipe / "RESULTS.md").read_text()
     assert "./run.sh --local_data_opts" in results
-    for name in ("no pretraining", "data2vec", "TriNet (ctc)"):
+    for name in ("no pretraining", "data2vec", "trinet (ctc, offline)"):
         assert re.search(rf"\| {re.escape(name)} \| \d+\.\d \(\d+/\d+/\d+ of \d+\) \|", results), results
 
 

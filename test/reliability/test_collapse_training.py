@@ -28,7 +28,7 @@ def test_collapsing_run_stops_with_the_guard_message(audio_dirs, tmp_path):
     message = str(error.value)
     # the second batch of epoch 1 comes after the first (wiping) update
     assert message.startswith("representation collapse after 1 updates: pred_var=0.001 < 0.01"), message
-    for fix in ("lower optim_conf.lr", "model_conf.ema_decay_start", "resume from an earlier checkpoint",
+    for fix in ("lower optim_conf.lr", "decay_start", "resume from an earlier checkpoint",
                 "model_conf.collapse_guard"):
         assert fix in message, fix
     assert not (out / "checkpoint.pth").exists()  # stopped inside epoch 1, before anything was saved

@@ -39,7 +39,7 @@ PERMISSION_DEFECT = "100-1000-0010"
 # The tiny CPU configs of mini_synth, one epoch each: the point is that training runs, not what it learns.
 RECIPE_ARGS = [
     "--nj", "1", "--inference_nj", "1", "--ngpu", "0",
-    "--data2vec_config", str(MINI_CONF / "pretrain_data2vec_tiny.yaml"), "--data2vec_args", "--max_epoch 1",
+    "--ssl_methods", f"data2vec={MINI_CONF / 'pretrain_data2vec_tiny.yaml'}", "--ssl_args", "--max_epoch 1",
     "--asr_config", str(MINI_CONF / "finetune_ctc_tiny.yaml"), "--asr_args", "--max_epoch 1",
     "--scratch_baseline", "false",
 ]

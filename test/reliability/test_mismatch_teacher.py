@@ -45,8 +45,8 @@ def dumps(asr_teacher, audio_dirs, tmp_path_factory):
 
 def _offline_args(dump, projector, output_dim, *extra):
     return (
-        "--frozen_teacher", "offline",
-        "--frozen_teacher_conf", f"projector={projector}", "--frozen_teacher_conf", f"output_dim={output_dim}",
+        "--target_conf", "frozen.mode=offline",
+        "--target_conf", f"frozen.projector={projector}", "--target_conf", f"frozen.output_dim={output_dim}",
         "--train_data_path_and_name_and_type", f"{dump}/train/targets.scp,frozen_targets,kaldi_ark",
         "--valid_data_path_and_name_and_type", f"{dump}/valid/targets.scp,frozen_targets,kaldi_ark",
         *extra,
@@ -54,8 +54,8 @@ def _offline_args(dump, projector, output_dim, *extra):
 
 
 def _online_args(teacher, *extra):
-    return ("--frozen_teacher", "online", "--frozen_teacher_conf", f"asr_model_file={teacher}",
-            "--frozen_teacher_conf", "projector=ctc", *extra)
+    return ("--target_conf", "frozen.mode=online", "--target_conf", f"frozen.asr_model_file={teacher}",
+            "--target_conf", "frozen.projector=ctc", *extra)
 
 
 def _fails_before_training(audio_dirs, out, error, match, *extra):
@@ -69,6 +69,10 @@ def test_offline_output_dim_other_than_the_dump(dumps, audio_dirs, tmp_path):
     message = _fails_before_training(audio_dirs, tmp_path / "exp", ValueError, "output_dim mismatch",
                                      *_offline_args(dumps["ctc"], "ctc", 32))
     assert "targets of dim 31" in message and "output_dim: 32" in message and "set output_dim=31" in message
+    # without output_dim in the config it is read from the dump
+    train_main(train_args(TRINET, tmp_path / "fits", *audio_dirs, "--max_epoch", 1,
+                          *_offline_args(dumps["ctc"], "ctc", 31)[:4], *_offline_args(dumps["ctc"], "ctc", 31)[6:]))
+    assert (tmp_path / "fits" / "1epoch.pth").exists()
 
 
 def test_offline_regression_dim_other_than_the_dump(dumps, audio_dirs, tmp_path):
@@ -94,8 +98,12 @@ def test_offline_dump_without_info_is_unfinished(dumps, audio_dirs, tmp_path):
 
 def test_offline_teacher_without_targets_in_the_data(audio_dirs, tmp_path):
     _fails_before_training(audio_dirs, tmp_path / "exp", ValueError,
-                           "needs its dumped targets in the train data",
-                           "--frozen_teacher", "offline", "--frozen_teacher_conf", "output_dim=31")
+                           "needs its dumped targets in the training and validation data: add "
+                           "--train_data_path_and_name_and_type <dump>/targets.scp,frozen_targets,kaldi_ark",
+                           "--target_conf", "frozen.mode=offline", "--target_conf", "frozen.output_dim=31")
+    _fails_before_training(audio_dirs, tmp_path / "exp", ValueError,
+                           "needs output_dim: none given, and no dump with targets_info.yaml",
+                           "--target_conf", "frozen.mode=offline")
 
 
 def test_offline_dump_whose_first_entry_has_another_dim(dumps, audio_dirs, tmp_path):
@@ -149,15 +157,15 @@ def other_token_list(tmp_path):
 
 def test_online_teacher_with_another_token_list(asr_teacher, audio_dirs, tmp_path, other_token_list):
     message = _fails_before_training(audio_dirs, tmp_path / "exp", ValueError, "token list mismatch",
-                                     *_online_args(asr_teacher, "--frozen_teacher_conf",
-                                                   f"token_list={other_token_list}"))
+                                     *_online_args(asr_teacher, "--target_conf",
+                                                   f"frozen.token_list={other_token_list}"))
     assert "31 tokens" in message and "30 (" in message and "index 29: teacher \"'\", recipe '<sos/eos>'" in message
 
 
 def test_offline_dump_with_another_token_list(dumps, audio_dirs, tmp_path, other_token_list):
     message = _fails_before_training(audio_dirs, tmp_path / "exp", ValueError, "token list mismatch",
-                                     *_offline_args(dumps["ctc"], "ctc", 31, "--frozen_teacher_conf",
-                                                    f"token_list={other_token_list}"))
+                                     *_offline_args(dumps["ctc"], "ctc", 31, "--target_conf",
+                                                    f"frozen.token_list={other_token_list}"))
     assert "targets_info.yaml" in message
     # The same token list fits, and regression targets do not depend on tokens: both build.
     from espnet_trinet.tasks.trinet import TriNetTask
@@ -165,8 +173,8 @@ def test_offline_dump_with_another_token_list(dumps, audio_dirs, tmp_path, other
 
     for projector, dim, tokens in (("ctc", 31, TOKENS), ("regression", 96, str(other_token_list))):
         args = namespace_from_config(
-            TRINET, normalize="utterance_mvn", normalize_conf={}, frozen_teacher="offline",
-            frozen_teacher_conf=dict(projector=projector, output_dim=dim, token_list=tokens),
+            TRINET, normalize="utterance_mvn", normalize_conf={},
+            target_conf=dict(frozen=dict(mode="offline", projector=projector, output_dim=dim, token_list=tokens)),
             train_data_path_and_name_and_type=[(f"{dumps[projector]}/train/targets.scp", "frozen_targets",
                                                 "kaldi_ark")],
         )
@@ -194,8 +202,8 @@ def test_missing_teacher_file_fails_before_training(asr_teacher, audio_dirs, tmp
 def test_missing_teacher_zip_fails_before_training(audio_dirs, tmp_path):
     _fails_before_training(audio_dirs, tmp_path / "exp", FileNotFoundError,
                            r"frozen teacher: packed model .*teacher.zip' does not exist",
-                           "--frozen_teacher", "online", "--frozen_teacher_conf",
-                           f"asr_model_zip={tmp_path / 'teacher.zip'}")
+                           "--target_conf", "frozen.mode=online", "--target_conf",
+                           f"frozen.asr_model_zip={tmp_path / 'teacher.zip'}")
 
 
 def test_train_and_valid_targets_from_different_teachers(asr_teacher, dumps, audio_dirs, tmp_path):
@@ -243,3 +251,12 @@ def test_teacher_whose_statistics_file_is_gone(audio_dirs, tmp_path):
     message = _fails_before_training(audio_dirs, tmp_path / "exp", FileNotFoundError, expected,
                                      *_online_args(teacher))
     assert "asr.sh stage 10" in message
+
+
+def test_offline_random_dump_with_another_seed(asr_teacher, audio_dirs, tmp_path):
+    for d in audio_dirs:
+        dump_main(["--data_dir", str(d), "--output_dir", str(tmp_path / "dump" / d.name),
+                   "--asr_model_file", str(asr_teacher), "--projector", "random"])
+    message = _fails_before_training(audio_dirs, tmp_path / "exp", ValueError, "seed mismatch",
+                                     *_offline_args(tmp_path / "dump", "random", 32, "--target_conf", "frozen.seed=1"))
+    assert "dumped with seed 0" in message and "has seed: 1" in message

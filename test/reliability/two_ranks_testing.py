@@ -29,8 +29,9 @@ class StateSavingTrainer(Trainer):
         super().run(model=model, trainer_options=trainer_options, distributed_option=distributed_option, **kwargs)
         rank = distributed_option.dist_rank if distributed_option.distributed else 0
         state = {"model": model.state_dict(), "step_stats": cls.step_stats}
-        if model.frozen_targets is not None and hasattr(model.frozen_targets, "teacher"):
-            state["frozen_teacher"] = model.frozen_targets.teacher.model.state_dict()
+        frozen = model.targets["frozen"] if "frozen" in model.targets else None
+        if frozen is not None and frozen.mode == "online":
+            state["frozen_teacher"] = frozen.teacher.model.state_dict()
         torch.save(state, Path(trainer_options.output_dir) / f"final_state.rank{rank}.pth")
 
 

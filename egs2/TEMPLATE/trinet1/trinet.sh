@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Shared stages of every TriNet recipe (egs2/<corpus>/trinet1/run.sh calls this):
 #    1 data prep   2 speed perturbation   3 format   4 filter   5 token list
-#    6 SSL statistics   7 data2vec pretraining   8 CTC fine-tuning of data2vec
-#    9 TriNet pretraining   10 CTC fine-tuning of TriNet   11 decoding, scoring, RESULTS.md
-#   12 packing
+#    6 SSL statistics   7 pretraining of the methods without a frozen teacher (data2vec)
+#    8 their CTC fine-tuning (the baselines; one of them is the frozen teacher)
+#    9 pretraining of the methods with a frozen teacher (TriNet)   10 their CTC fine-tuning
+#   11 decoding, scoring, RESULTS.md   12 packing
+# The methods are a list (--ssl_methods), each a pretraining config of one framework;
+# no stage names a method.
 # Each stage is guarded by --stage/--stop_stage, logs under exp/, writes a done
 # marker and is skipped when run again; training stages resume from their last
 # checkpoint (ESPnet --resume) when a run was killed. Fine-tuning, decoding, scoring
@@ -40,16 +43,17 @@ max_sec=20              # stage 4: longer utterances are dropped
 speed_perturb_factors=  # stage 2: e.g. "0.9 1.0 1.1" (empty = off); applies to the pretraining set
 token_type=char         # stage 5: char or bpe
 nbpe=30                 # stage 5: bpe vocabulary size
-data2vec_config=        # stage 7: pretraining config of the data2vec baseline
-data2vec_args=          # extra trinet_train options for stage 7 (e.g. "--max_epoch 5")
+ssl_methods="data2vec trinet"  # stages 7-12: the pretraining methods, each <name> (its config:
+                        # conf/pretrain_<name>${ssl_config_suffix}.yaml) or <name>=<config>
+ssl_config_suffix=      # e.g. _tiny: --ssl_methods data2vec reads conf/pretrain_data2vec_tiny.yaml
+ssl_args=               # extra trinet_train options for every method (e.g. "--max_epoch 5")
+teacher_method=         # whose fine-tuned model is the frozen teacher (default: the first method without one)
 ssl_init_model=valid.loss.ave.pth  # the SSL checkpoint fine-tuning starts from
 asr_config=             # stages 8, 10: CTC fine-tuning config (ESPnet asr_train)
 asr_args=               # extra espnet2.bin.asr_train options for stages 8, 10
 scratch_baseline=true   # stage 8 also trains the same CTC model from random init
-trinet_config=          # stage 9: TriNet pretraining config
-trinet_args=            # extra trinet_train options for stage 9
-frozen_targets=offline  # stage 9: offline (dump the teacher's targets once) or online
-frozen_projector=ctc    # stage 9: ctc, random or regression
+frozen_targets=         # stage 9: offline (dump the teacher's targets once) or online (default: the config's)
+frozen_projector=       # stage 9: ctc, random or regression (default: the config's)
 frozen_dump_args=       # extra dump_frozen_targets options (e.g. "--num_classes 64 --seed 1")
 frozen_targets_dir=     # stage 9: where the dumped targets go (default: ${dumpdir}/frozen_targets_<projector>);
                         # give each teacher its own dir when several experiments share one dump/
@@ -73,20 +77,26 @@ Options:
   --min_sec / --max_sec    duration filter of stage 4 (${min_sec} / ${max_sec})
   --speed_perturb_factors  stage 2, e.g. "0.9 1.0 1.1" (off)
   --token_type / --nbpe    stage 5 token list: char or bpe (${token_type})
-  --data2vec_config / --data2vec_args   stage 7
+  --ssl_methods            pretraining methods, each <name> or <name>=<config> ("${ssl_methods}")
+  --ssl_config_suffix      <name> reads conf/pretrain_<name><suffix>.yaml (${ssl_config_suffix:-none})
+  --ssl_args               extra trinet_train options for every method
+  --teacher_method         whose fine-tuned model is the frozen teacher (default: the first without one)
+  --ssl_init_model         SSL checkpoint fine-tuning starts from (${ssl_init_model})
   --asr_config / --asr_args             stages 8 and 10 (espnet2.bin.asr_train)
   --scratch_baseline       also fine-tune from random init with the same budget (${scratch_baseline})
-  --trinet_config / --trinet_args       stage 9
-  --frozen_targets         offline or online frozen teacher (${frozen_targets})
-  --frozen_projector       ctc, random or regression (${frozen_projector})
+  --frozen_targets         offline or online frozen teacher (default: each config's mode)
+  --frozen_projector       ctc, random or regression (default: each config's projector)
+  --frozen_dump_args       extra dump_frozen_targets options (e.g. "--batch_seconds 60")
   --frozen_targets_dir     dumped targets of stage 9 (default: ${dumpdir}/frozen_targets_<projector>)
   --inference_config / --inference_asr_model   stage 11 (${inference_asr_model})
+  --python / --train_cmd / --cuda_cmd / --decode_cmd   interpreter and job backends (cmd.sh)
+  --recipe_command / --dumpdir / --expdir
 
 Stages:
-  1 data preparation (local/data.sh)      7 data2vec pretraining
-  2 speed perturbation (optional)         8 CTC fine-tuning of data2vec (+ no-pretraining baseline)
-  3 format audio to ${fs} Hz              9 TriNet pretraining (frozen teacher from stage 8)
-  4 filter too short / long / empty      10 CTC fine-tuning of TriNet
+  1 data preparation (local/data.sh)      7 pretraining of the methods without a frozen teacher
+  2 speed perturbation (optional)         8 their CTC fine-tuning (+ no-pretraining baseline)
+  3 format audio to ${fs} Hz              9 pretraining of the methods with a frozen teacher
+  4 filter too short / long / empty      10 their CTC fine-tuning
   5 token list                           11 greedy CTC decoding, WER/CER, RESULTS.md
   6 SSL feature statistics               12 packing (espnet2.bin.pack) of SSL and ASR models
 EOF
@@ -100,16 +110,12 @@ for var in ssl_train_set valid_set; do
         exit 1
     fi
 done
-if [ "${stop_stage}" -ge 8 ]; then
-    for var in asr_config trinet_config; do
-        if [ -z "${!var}" ]; then
-            log "--${var} is required for stages 8-12 (see --help)"
-            exit 1
-        fi
-    done
+if [ "${stop_stage}" -ge 8 ] && [ -z "${asr_config}" ]; then
+    log "--asr_config is required for stages 8-12 (see --help)"
+    exit 1
 fi
 case "${frozen_targets}" in
-    offline|online) ;;
+    ""|offline|online) ;;
     *) log "--frozen_targets ${frozen_targets}: use offline or online"; exit 1 ;;
 esac
 export PYTHON="${python}"  # the interpreter utils/run.pl and slurm.pl start jobs with
@@ -121,9 +127,49 @@ unique_sets() { echo "$@" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ';
 all_sets=$(unique_sets ${ssl_train_set} ${asr_train_set} ${valid_set} ${test_sets})
 ssl_stats_dir="${expdir}/ssl_stats_${fs}"
 inference_tag="$(basename "${inference_config:-decode}" .yaml)_asr_model_${inference_asr_model%.pth}"
-asr_models="data2vec trinet"
-[ "${scratch_baseline}" = true ] && asr_models="scratch ${asr_models}"
 mkdir -p "${expdir}"
+
+# ---------------------------------------------------------------- the methods
+# Each method: its config, and what espnet_trinet.bin.ssl_method_info reads there (with
+# the options every trinet_train of this run gets): whether it needs a fine-tuned frozen
+# teacher (then it pretrains in stage 9, after the others were fine-tuned in stage 8).
+recipe_target_opts=(--frozen_mode "${frozen_targets}" --frozen_projector "${frozen_projector}")
+declare -A method_config=() method_labels=() method_opts=()
+methods=() independent_methods=() teacher_methods=()
+for spec in ${ssl_methods}; do
+    name=${spec%%=*}
+    config=conf/pretrain_${name}${ssl_config_suffix}.yaml
+    [[ "${spec}" == *=* ]] && config=${spec#*=}
+    if [[ ! "${name}" =~ ^[A-Za-z0-9_]+$ ]] || [ "${name}" = scratch ] || [ -n "${method_config[${name}]+x}" ]; then
+        log "--ssl_methods: '${name}' must be a word (letters, digits, _), used once, and not 'scratch'"
+        exit 1
+    fi
+    [ -f "${config}" ] || { log "--ssl_methods: the config of ${name}, ${config}, does not exist"; exit 1; }
+    # shellcheck disable=SC2086
+    info=$(${python} -m espnet_trinet.bin.ssl_method_info --config "${config}" "${recipe_target_opts[@]}" ${ssl_args}) \
+        || { log "--ssl_methods: cannot read ${config}"; exit 1; }
+    eval "${info}"
+    method_config[${name}]=${config}
+    method_labels[${name}]=${name}${method_label:+ (${method_label})}
+    method_opts[${name}]=${method_train_opts}
+    methods+=("${name}")
+    if [ "${method_needs_teacher}" = true ]; then teacher_methods+=("${name}"); else independent_methods+=("${name}"); fi
+done
+if [ ${#methods[@]} -eq 0 ] && [ "${stop_stage}" -ge 4 ]; then
+    log "--ssl_methods is empty: stages 4-12 need at least one pretraining method"
+    exit 1
+fi
+if [ ${#teacher_methods[@]} -gt 0 ]; then
+    teacher_method=${teacher_method:-${independent_methods[0]:-}}
+    if [ -z "${teacher_method}" ]; then
+        log "--ssl_methods: ${teacher_methods[*]} need a fine-tuned frozen teacher, but no method pretrains without one"
+        exit 1
+    fi
+    [[ " ${independent_methods[*]} " == *" ${teacher_method} "* ]] || \
+        { log "--teacher_method ${teacher_method} must be one of the methods without a frozen teacher: ${independent_methods[*]}"; exit 1; }
+fi
+asr_models="${independent_methods[*]} ${teacher_methods[*]}"
+[ "${scratch_baseline}" = true ] && asr_models="scratch ${asr_models}"
 
 # train_ssl <exp_dir> <config> [trinet_train options...]: pretraining through ESPnet's
 # launcher (one process on CPU or 1 GPU, DDP over ngpu GPUs, srun across nodes with
@@ -216,7 +262,8 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     log "Stage 4: filter utterances (${min_sec} s <= duration <= ${max_sec} s, non-empty text, encodable);" \
         "every utterance stages 1, 3 and 4 left out, with its file and reason: ${dumpdir}/raw/<set>/excluded.tsv"
     train_sets=" $(unique_sets ${ssl_train_set} ${asr_train_set} ${valid_set}) "
-    model_configs=$(echo ${data2vec_config} ${trinet_config} ${asr_config})
+    model_configs=$(for name in "${methods[@]}"; do echo "${method_config[${name}]}"; done; echo ${asr_config})
+    model_configs=$(echo ${model_configs})
     min_encodable_sec=
     for dset in ${all_sets}; do
         if needs_run "${dumpdir}/raw/${dset}/.done" "filtering of ${dset}"; then
@@ -257,8 +304,9 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     log "Stage 6: feature statistics for global normalisation -> ${ssl_stats_dir}"
     if needs_run "${ssl_stats_dir}/.done" "SSL statistics"; then
         mkdir -p "${ssl_stats_dir}"
+        # Every method's frontend is the same (fine-tuning loads each encoder): any config serves.
         ${python} -m espnet_trinet.bin.trinet_train --collect_stats true \
-            --config "${data2vec_config}" --ngpu 0 --num_workers 0 \
+            --config "${method_config[${methods[0]}]}" --ngpu 0 --num_workers 0 \
             --normalize none \
             --train_data_path_and_name_and_type "${dumpdir}/raw/${ssl_train_set}/wav.scp,speech,sound" \
             --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/wav.scp,speech,sound" \
@@ -270,21 +318,40 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     fi
 fi
 
+# pretrain_method <name> [trinet_train options...]: exp/ssl_<name>, unless done.
+pretrain_method() {
+    local name=$1
+    shift
+    local exp_dir="${expdir}/ssl_${name}"
+    log "pretraining ${method_labels[${name}]} (${method_config[${name}]}) -> ${exp_dir} (log: ${exp_dir}/train.log)"
+    if needs_run "${exp_dir}/.done" "pretraining of ${name}"; then
+        # shellcheck disable=SC2086
+        train_ssl "${exp_dir}" "${method_config[${name}]}" ${method_opts[${name}]} "$@" ${ssl_args}
+        touch "${exp_dir}/.done"
+    fi
+}
+
+# finetune_method <name>: exp/asr_<name> from exp/ssl_<name> (asr.sh stages 10-11).
+finetune_method() {
+    log "CTC fine-tuning of ${method_labels[$1]} -> ${expdir}/asr_$1"
+    run_asr "$1" --stage 10 --stop_stage 11 --pretrained_model "${expdir}/ssl_$1/${ssl_init_model}:encoder:encoder"
+}
+
 # ---------------------------------------------------------------- stage 7
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-    log "Stage 7: data2vec pretraining -> ${expdir}/ssl_data2vec (log: ${expdir}/ssl_data2vec/train.log)"
-    if needs_run "${expdir}/ssl_data2vec/.done" "data2vec pretraining"; then
-        # shellcheck disable=SC2086
-        train_ssl "${expdir}/ssl_data2vec" "${data2vec_config}" ${data2vec_args}
-        touch "${expdir}/ssl_data2vec/.done"
-    fi
+    log "Stage 7: pretraining of the methods without a frozen teacher: ${independent_methods[*]:-none}"
+    for name in "${independent_methods[@]}"; do
+        pretrain_method "${name}"
+    done
 fi
 
 # ---------------------------------------------------------------- stage 8
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
-    log "Stage 8: CTC fine-tuning of data2vec (the baseline and the frozen teacher) -> ${expdir}/asr_data2vec"
-    run_asr data2vec --stage 10 --stop_stage 11 \
-        --pretrained_model "${expdir}/ssl_data2vec/${ssl_init_model}:encoder:encoder"
+    log "Stage 8: CTC fine-tuning of ${independent_methods[*]:-no method} (the baselines;" \
+        "${teacher_method:-none} is the frozen teacher of ${teacher_methods[*]:-no method})"
+    for name in "${independent_methods[@]}"; do
+        finetune_method "${name}"
+    done
     if [ "${scratch_baseline}" = true ]; then
         log "Stage 8: the same CTC fine-tuning from random init (no pretraining) -> ${expdir}/asr_scratch"
         run_asr scratch --stage 10 --stop_stage 11
@@ -292,8 +359,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
 fi
 
 # ---------------------------------------------------------------- stage 9
-teacher_model="${expdir}/asr_data2vec/${inference_asr_model}"
-targets_dir=${frozen_targets_dir:-${dumpdir}/frozen_targets_${frozen_projector}}
+teacher_model="${expdir}/asr_${teacher_method}/${inference_asr_model}"
 # The token list stages 5, 8 and 10 fine-tune with (asr.sh's names); with projector ctc the
 # teacher must have been fine-tuned with it (checked by the dump and by the training).
 if [ "${token_type}" = bpe ]; then
@@ -301,72 +367,84 @@ if [ "${token_type}" = bpe ]; then
 else
     token_list="data/token_list/char/tokens.txt"
 fi
-if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
-    log "Stage 9: TriNet pretraining with the frozen teacher ${teacher_model} (${frozen_targets}, ${frozen_projector})"
-    for file in "${teacher_model}" "$(dirname "${teacher_model}")/config.yaml"; do
-        [ -f "${file}" ] || { log "the frozen teacher's ${file} is missing: stage 8 makes it, run stage 8 first"; exit 1; }
+
+# frozen_targets_opts <source> <mode> <projector> <data_key> <source_conf>: dumps the source's
+# targets of the training and validation sets when offline (once; a finished dump is reused
+# only if this teacher and projector made it) and sets teacher_opts, its trinet_train options.
+frozen_targets_opts() {
+    local source=$1 mode=$2 projector=$3 data_key=$4 source_conf=$5
+    local targets_dir=${frozen_targets_dir:-${dumpdir}/frozen_targets_${projector}}
+    # Every checked setting of the frozen teacher (see espnet_trinet/teachers/fit_checks.py).
+    local dump_opts=(--asr_model_file "${teacher_model}" --source_conf "${source_conf}" --token_list "${token_list}")
+    teacher_opts+=(--target_conf "${source}.token_list=${token_list}")
+    if [ "${mode}" = online ]; then
+        # Online: the teacher runs in every step.
+        teacher_opts+=(--target_conf "${source}.asr_model_file=${teacher_model}")
+        return
+    fi
+    local dset out
+    for dset in ${ssl_train_set} ${valid_set}; do
+        out="${targets_dir}/${dset}"
+        mkdir -p "${out}/log"
+        if needs_run "${out}/.done" "frozen targets of ${dset}"; then
+            # One dump job per part of the set; each resumes by itself after a kill.
+            ${python} -m espnet_trinet.bin.datadir split --per_utt "${dumpdir}/raw/${dset}" "${nj}" > /dev/null
+            # shellcheck disable=SC2086
+            ${decode_cmd} JOB=1:"${nj}" "${out}/log/dump.JOB.log" \
+                ${python} -m espnet_trinet.bin.dump_frozen_targets \
+                    --data_dir "${dumpdir}/raw/${dset}/split${nj}utt/JOB" --output_dir "${out}/split${nj}utt/JOB" \
+                    "${dump_opts[@]}" ${frozen_dump_args} \
+                || { log "dumping frozen targets failed, see ${out}/log/dump.*.log:"
+                     sed -n '/ERROR/,/^# Accounting/p' "${out}"/log/dump.*.log | grep -v "^# Acc" | head -n 20
+                     exit 1; }
+            # shellcheck disable=SC2046
+            ${python} -m espnet_trinet.bin.merge_frozen_targets --output_dir "${out}" \
+                $(for n in $(seq "${nj}"); do echo "${out}/split${nj}utt/${n}"; done)
+            touch "${out}/.done"
+        else
+            # Stage 8 may have retrained the teacher, or the options may have changed since.
+            # shellcheck disable=SC2086
+            ${python} -m espnet_trinet.bin.dump_frozen_targets --verify_only true --output_dir "${out}" \
+                "${dump_opts[@]}" ${frozen_dump_args} > "${out}/log/verify.log" 2>&1 \
+                || { log "the frozen targets in ${out} do not fit (${out}/log/verify.log):"
+                     grep -q ERROR "${out}/log/verify.log" && sed -n '/ERROR/,$p' "${out}/log/verify.log" \
+                         || tail -n 5 "${out}/log/verify.log"
+                     exit 1; }
+        fi
     done
-    # Every checked setting of the frozen teacher (see espnet_trinet/teachers/compat.py).
-    dump_opts=(--asr_model_file "${teacher_model}" --projector "${frozen_projector}" --token_list "${token_list}")
-    if [ "${frozen_targets}" = offline ]; then
-        for dset in ${ssl_train_set} ${valid_set}; do
-            out="${targets_dir}/${dset}"
-            if needs_run "${out}/.done" "frozen targets of ${dset}"; then
-                # One dump job per part of the set; each resumes by itself after a kill.
-                ${python} -m espnet_trinet.bin.datadir split --per_utt "${dumpdir}/raw/${dset}" "${nj}" > /dev/null
-                mkdir -p "${out}/log"
-                # shellcheck disable=SC2086
-                ${decode_cmd} JOB=1:"${nj}" "${out}/log/dump.JOB.log" \
-                    ${python} -m espnet_trinet.bin.dump_frozen_targets \
-                        --data_dir "${dumpdir}/raw/${dset}/split${nj}utt/JOB" --output_dir "${out}/split${nj}utt/JOB" \
-                        "${dump_opts[@]}" ${frozen_dump_args} \
-                    || { log "dumping frozen targets failed, see ${out}/log/dump.*.log:"
-                         sed -n '/ERROR/,/^# Accounting/p' "${out}"/log/dump.*.log | grep -v "^# Acc" | head -n 20
-                         exit 1; }
-                # shellcheck disable=SC2046
-                ${python} -m espnet_trinet.bin.merge_frozen_targets --output_dir "${out}" \
-                    $(for n in $(seq "${nj}"); do echo "${out}/split${nj}utt/${n}"; done)
-                touch "${out}/.done"
-            else
-                # A finished dump is reused only if this teacher and projector made it: stage 8
-                # may have retrained the teacher, or the options may have changed since.
-                # shellcheck disable=SC2086
-                ${python} -m espnet_trinet.bin.dump_frozen_targets --verify_only true --output_dir "${out}" \
-                    "${dump_opts[@]}" ${frozen_dump_args} > "${out}/log/verify.log" 2>&1 \
-                    || { log "the frozen targets in ${out} do not fit (${out}/log/verify.log):"
-                         grep -q ERROR "${out}/log/verify.log" && sed -n '/ERROR/,$p' "${out}/log/verify.log" \
-                             || tail -n 5 "${out}/log/verify.log"
-                         exit 1; }
-            fi
+    # The source reads output_dim from the dump's targets_info.yaml.
+    teacher_opts+=(
+        --train_data_path_and_name_and_type "${targets_dir}/${ssl_train_set}/targets.scp,${data_key},kaldi_ark"
+        --valid_data_path_and_name_and_type "${targets_dir}/${valid_set}/targets.scp,${data_key},kaldi_ark"
+    )
+}
+
+if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+    log "Stage 9: pretraining of the methods with a frozen teacher: ${teacher_methods[*]:-none}"
+    for name in "${teacher_methods[@]}"; do
+        log "${name}: frozen teacher ${teacher_model} (${method_labels[${name}]})"
+        for file in "${teacher_model}" "$(dirname "${teacher_model}")/config.yaml"; do
+            [ -f "${file}" ] || { log "the frozen teacher's ${file} is missing: stage 8 makes it, run stage 8 first"; exit 1; }
         done
-        output_dim=$(awk '$1 == "output_dim:" {print $2}' "${targets_dir}/${ssl_train_set}/targets_info.yaml")
-        teacher_opts=(
-            --frozen_teacher offline
-            --frozen_teacher_conf "projector=${frozen_projector}" --frozen_teacher_conf "output_dim=${output_dim}"
-            --frozen_teacher_conf "token_list=${token_list}"
-            --train_data_path_and_name_and_type "${targets_dir}/${ssl_train_set}/targets.scp,frozen_targets,kaldi_ark"
-            --valid_data_path_and_name_and_type "${targets_dir}/${valid_set}/targets.scp,frozen_targets,kaldi_ark"
-        )
-    else
-        # Online: the teacher runs in every step; the config's output_dim, if set, is checked.
-        teacher_opts=(
-            --frozen_teacher online --frozen_teacher_conf "projector=${frozen_projector}"
-            --frozen_teacher_conf "asr_model_file=${teacher_model}" --frozen_teacher_conf "token_list=${token_list}"
-        )
-    fi
-    log "TriNet pretraining -> ${expdir}/ssl_trinet (log: ${expdir}/ssl_trinet/train.log)"
-    if needs_run "${expdir}/ssl_trinet/.done" "TriNet pretraining"; then
         # shellcheck disable=SC2086
-        train_ssl "${expdir}/ssl_trinet" "${trinet_config}" "${teacher_opts[@]}" ${trinet_args}
-        touch "${expdir}/ssl_trinet/.done"
-    fi
+        eval "$(${python} -m espnet_trinet.bin.ssl_method_info --config "${method_config[${name}]}" \
+            "${recipe_target_opts[@]}" ${ssl_args})"
+        teacher_opts=()
+        for source in ${method_frozen_sources}; do
+            var="method_frozen_${source}"
+            mode_var="${var}_mode" projector_var="${var}_projector" key_var="${var}_data_key" conf_var="${var}_conf"
+            frozen_targets_opts "${source}" "${!mode_var}" "${!projector_var}" "${!key_var}" "${!conf_var}"
+        done
+        pretrain_method "${name}" "${teacher_opts[@]}"
+    done
 fi
 
 # ---------------------------------------------------------------- stage 10
 if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
-    log "Stage 10: CTC fine-tuning of TriNet -> ${expdir}/asr_trinet"
-    run_asr trinet --stage 10 --stop_stage 11 \
-        --pretrained_model "${expdir}/ssl_trinet/${ssl_init_model}:encoder:encoder"
+    log "Stage 10: CTC fine-tuning of the methods with a frozen teacher: ${teacher_methods[*]:-none}"
+    for name in "${teacher_methods[@]}"; do
+        finetune_method "${name}"
+    done
 fi
 
 # ---------------------------------------------------------------- stage 11
@@ -376,15 +454,19 @@ if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
     for tag in ${asr_models}; do
         run_asr "${tag}" --stage 12 --stop_stage 13
     done
-    declare -A names=([scratch]="no pretraining" [data2vec]="data2vec" [trinet]="TriNet (${frozen_projector})")
+    method_labels[scratch]="no pretraining"
     for tag in ${asr_models}; do
-        model_opts+=(--model "${names[${tag}]}=${expdir}/asr_${tag}/${inference_tag}")
+        model_opts+=(--model "${method_labels[${tag}]}=${expdir}/asr_${tag}/${inference_tag}")
+    done
+    notes=()
+    for name in "${methods[@]}"; do
+        notes+=(--note "pretraining of ${name}: ${method_config[${name}]} ${method_opts[${name}]} ${ssl_args} (set ${ssl_train_set})")
     done
     ${python} -m espnet_trinet.bin.make_results --output RESULTS.md --test_sets "${test_sets}" \
         "${model_opts[@]}" --command "${recipe_command}" --title "$(basename "$(dirname "${PWD}")") $(basename "${PWD}")" \
-        --note "pretraining: ${data2vec_config} ${data2vec_args} | ${trinet_config} ${trinet_args} (set ${ssl_train_set})" \
+        "${notes[@]}" \
         --note "fine-tuning (every model the same): ${asr_config} ${asr_args} (set ${asr_train_set}), checkpoint ${inference_asr_model}" \
-        --note "decoding: ${inference_config:-defaults} (greedy CTC); frozen teacher of TriNet: ${teacher_model}" \
+        --note "decoding: ${inference_config:-defaults} (greedy CTC); frozen teacher of ${teacher_methods[*]:-no method}: ${teacher_model}" \
         > "${expdir}/make_results.log"
     log "wrote RESULTS.md"
     cat RESULTS.md
@@ -393,9 +475,9 @@ fi
 # ---------------------------------------------------------------- stage 12
 if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
     log "Stage 12: packing the SSL and ASR models (espnet2.bin.pack)"
-    for tag in data2vec trinet; do
-        ssl_dir="${expdir}/ssl_${tag}"
-        packed="${ssl_dir}/ssl_${tag}_${ssl_init_model%.pth}.zip"
+    for name in "${methods[@]}"; do
+        ssl_dir="${expdir}/ssl_${name}"
+        packed="${ssl_dir}/ssl_${name}_${ssl_init_model%.pth}.zip"
         if needs_run "${packed}" "packing of ${ssl_dir}"; then
             # A temporary name first: the zip exists only when it is complete.
             ${python} -m espnet2.bin.pack ssl --ssl_train_config "${ssl_dir}/config.yaml" \

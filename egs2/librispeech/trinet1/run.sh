@@ -38,9 +38,8 @@ local_data_opts="--nj 8"
     --ngpu 8 \
     --min_sec 1.0 --max_sec 20 \
     --token_type char \
-    --data2vec_config conf/pretrain_data2vec_base.yaml \
+    --ssl_methods "data2vec trinet" --ssl_config_suffix _base \
     --asr_config conf/finetune_ctc_base.yaml \
-    --trinet_config conf/pretrain_trinet_base.yaml \
     --inference_config conf/decode_ctc_greedy.yaml \
     --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" --decode_cmd "${decode_cmd}" \
     --recipe_command "${recipe_command}" \

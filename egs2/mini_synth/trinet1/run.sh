@@ -17,9 +17,8 @@ recipe_command="./run.sh"
     --nj 2 --inference_nj 2 \
     --min_sec 0.5 --max_sec 12 \
     --token_type char \
-    --data2vec_config conf/pretrain_data2vec_tiny.yaml \
+    --ssl_methods "data2vec trinet" --ssl_config_suffix _tiny \
     --asr_config conf/finetune_ctc_tiny.yaml \
-    --trinet_config conf/pretrain_trinet_tiny.yaml \
     --inference_config conf/decode_ctc_greedy.yaml \
     --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" --decode_cmd "${decode_cmd}" \
     --recipe_command "${recipe_command}" \

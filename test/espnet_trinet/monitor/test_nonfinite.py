@@ -8,10 +8,10 @@ from espnet_trinet.monitor.nonfinite import NonFiniteLossError, NonFiniteLossGua
 
 
 def _saturated_soft_ce():
-    """A (B=1, T=3, C=2) soft cross-entropy that is inf although its gradients are finite."""
-    logits = torch.tensor([[[0.0, -3e38]] * 3], requires_grad=True)  # log-softmax saturates
-    probs = torch.full((1, 3, 2), 0.5)
-    return logits, soft_cross_entropy(logits, probs, torch.ones(1, 3, dtype=torch.bool))
+    """A (N=3, C=2) soft cross-entropy that is inf although its gradients are finite."""
+    logits = torch.tensor([[0.0, -3e38]] * 3, requires_grad=True)  # log-softmax saturates
+    probs = torch.full((3, 2), 0.5)
+    return logits, soft_cross_entropy(logits, probs).mean()
 
 
 def test_finite_loss_passes_unchanged():

@@ -14,13 +14,12 @@ from espnet_trinet.teachers.offline_dump import merge_target_dumps, read_finishe
 from trinet_testing import MINI_CONF, load_batch, namespace_from_config
 
 
-def _model(frozen_teacher, conf):
+def _model(mode, conf):
     args = namespace_from_config(
         MINI_CONF / "pretrain_trinet_tiny.yaml",
         normalize="utterance_mvn",
         normalize_conf={},
-        frozen_teacher=frozen_teacher,
-        frozen_teacher_conf=conf,
+        target_conf=dict(frozen=dict(mode=mode, **conf)),
     )
     return TriNetTask.build_model(args)
 
@@ -50,7 +49,8 @@ def test_offline_targets_give_the_online_loss(asr_teacher, audio_dirs, tmp_path,
         torch.manual_seed(5)
         loss_online, stats_online, _ = online(x, n)
         torch.manual_seed(5)
-        loss_offline, stats_offline, _ = offline(x, n, target, torch.tensor([target.shape[1]]))
+        loss_offline, stats_offline, _ = offline(x, n, frozen_targets=target,
+                                                 frozen_targets_lengths=torch.tensor([target.shape[1]]))
         assert torch.allclose(loss_online, loss_offline, rtol=1e-5, atol=1e-6), key
         assert torch.allclose(stats_online["loss_regul"], stats_offline["loss_regul"], rtol=1e-5, atol=1e-6)
 
@@ -188,3 +188,16 @@ def test_parts_dumped_by_different_teachers_do_not_merge(asr_teacher, audio_dirs
                    "--projector", "random"])
     with pytest.raises(ValueError, match="the parts disagree on teacher_model_sha256"):
         merge_target_dumps(parts, tmp_path / "merged")
+
+
+def test_dump_takes_the_projector_from_the_pretraining_config(asr_teacher, audio_dirs, tmp_path):
+    out = tmp_path / "targets"
+    dump_main(["--data_dir", str(audio_dirs[1]), "--output_dir", str(out), "--asr_model_file", str(asr_teacher),
+               "--source_conf", "{projector: random, num_classes: 16, seed: 2}", "--target_dtype", "float16"])
+    info = yaml.safe_load((out / "targets_info.yaml").read_text())
+    assert (info["projector"], info["output_dim"], info["seed"]) == ("random", 16, 2)
+    # an option that disagrees with the config would make a dump the config does not describe
+    with pytest.raises(ValueError, match="--seed 1 disagrees with the pretraining config's seed: 2"):
+        dump_main(["--data_dir", str(audio_dirs[1]), "--output_dir", str(tmp_path / "other"),
+                   "--asr_model_file", str(asr_teacher), "--source_conf", "{projector: random, seed: 2}",
+                   "--seed", "1"])

@@ -1,6 +1,6 @@
 import torch
 
-from espnet_trinet.models.span_mask import compute_span_mask
+from espnet_trinet.views.span_mask import SpanMaskView, compute_span_mask, equalize_masked_counts
 
 
 def _runs(row: torch.Tensor):
@@ -54,3 +54,33 @@ def test_generator_makes_masks_reproducible():
     a = compute_span_mask(lengths, 100, generator=torch.Generator().manual_seed(7))
     b = compute_span_mask(lengths, 100, generator=torch.Generator().manual_seed(7))
     assert torch.equal(a, b)
+
+
+def test_equal_masked_counts_unmask_random_frames_of_the_same_spans():
+    torch.manual_seed(0)
+    lengths = torch.tensor([120, 90, 60, 120])
+    mask = compute_span_mask(lengths, 120, start_prob=0.65, span_length=10)
+    equal = equalize_masked_counts(mask)
+    counts = equal.sum(dim=1)
+    assert bool((counts == mask.sum(dim=1).min()).all())  # every utterance: the fewest
+    assert not bool((equal & ~mask).any())  # only masked frames are given back
+    shortest = int(mask.sum(dim=1).argmin())
+    assert torch.equal(equal[shortest], mask[shortest])  # the utterance with the fewest keeps its mask
+    # frames are dropped inside spans: a longer utterance ends up with unmasked holes
+    longest = int(mask.sum(dim=1).argmax())
+    assert len(_runs(equal[longest])) >= len(_runs(mask[longest]))
+
+
+def test_span_mask_view_replaces_masked_frames_with_the_embedding():
+    torch.manual_seed(0)
+    view = SpanMaskView(dim=4, start_prob=0.5, span=3, require_same_masks=True)
+    x = torch.randn(2, 30, 4)
+    masks = torch.ones(2, 1, 30, dtype=torch.bool)
+    masks[1, 0, 20:] = False
+    out = view(x, None, masks)
+    assert torch.equal(out.x[out.masked], view.mask_emb.expand(int(out.masked.sum()), 4))
+    assert torch.equal(out.x[~out.masked], x[~out.masked])
+    assert out.masked.sum(dim=1).tolist()[0] == out.masked.sum(dim=1).tolist()[1]  # require_same_masks
+    assert not bool(out.masked[1, 20:].any())  # padding never masked
+    assert torch.equal(out.frames("unmasked"), masks.squeeze(1) & ~out.masked)
+    assert torch.equal(out.frames("all"), masks.squeeze(1))

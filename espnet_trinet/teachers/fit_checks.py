@@ -15,17 +15,13 @@ at the first batch or, worse, a run that trains on misaligned targets. What must
   classes and the ``regression`` features are not tokens, so any token list fits them.
 """
 
-import hashlib
 import logging
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import List, Sequence, Union
 
-import torch
-
-from espnet_trinet.models.encoder_layers import embed_frames
+from espnet_trinet.encoders.layerwise import count_frames
+from espnet_trinet.targets.abs_targets import StudentInput
 from espnet_trinet.utils.espnet_conf import resolved_conf
-
-INFO_FILE = "targets_info.yaml"
 
 # Two probe lengths: equal frame counts on both mean equal frame rates; a constant gap of
 # a frame or two is edge padding, which the model's alignment tolerates.
@@ -34,6 +30,13 @@ PROBE_SECONDS = (1.0, 10.0)
 
 def probe_samples(fs: int) -> List[int]:
     return [int(seconds * fs) for seconds in PROBE_SECONDS]
+
+
+def student_input(frontend, frontend_conf, encoder, encoder_conf) -> StudentInput:
+    """What fit checks need of the student: its sampling rate and a frame counter."""
+    fs = None if frontend is None else resolved_conf(type(frontend), frontend_conf).get("fs")
+    frames = None if frontend is None else (lambda samples: count_frames(frontend, encoder, samples))
+    return StudentInput(fs, frontend_summary(frontend, frontend_conf, encoder, encoder_conf), frames)
 
 
 def frontend_summary(frontend, frontend_conf, encoder, encoder_conf) -> str:
@@ -64,7 +67,7 @@ def check_token_list(projector: str, teacher_tokens: Sequence[str], token_list, 
     if projector != "ctc":
         logging.info(f"token list not compared: projector '{projector}' classes are not the teacher's tokens")
         return
-    tokens = read_token_list(token_list, "frozen_teacher_conf.token_list")
+    tokens = read_token_list(token_list, "the frozen_asr target's conf.token_list")
     teacher_tokens = list(teacher_tokens)
     if tokens == teacher_tokens:
         return
@@ -74,7 +77,7 @@ def check_token_list(projector: str, teacher_tokens: Sequence[str], token_list, 
     def shown(seq):
         return repr(seq[where]) if where < len(seq) else "(end of list)"
 
-    source = token_list if isinstance(token_list, (str, Path)) else "frozen_teacher_conf.token_list"
+    source = token_list if isinstance(token_list, (str, Path)) else "the frozen_asr target's conf.token_list"
     raise ValueError(
         f"token list mismatch: the frozen teacher {teacher_name} was fine-tuned with {len(teacher_tokens)} "
         f"tokens, the recipe fine-tunes with {len(tokens)} ({source}); first difference at index {where}: "
@@ -106,32 +109,9 @@ def teacher_signature(teacher) -> dict:
     )
 
 
-class StudentInput:
-    """The student's view of the audio: its frontend, encoder subsampling and sampling rate."""
-
-    def __init__(self, frontend, frontend_conf, encoder, encoder_conf):
-        self.frontend = frontend
-        self.encoder = encoder
-        self.fs = None if frontend is None else resolved_conf(type(frontend), frontend_conf).get("fs")
-        self.summary = frontend_summary(frontend, frontend_conf, encoder, encoder_conf)
-
-    @torch.no_grad()
-    def frames(self, num_samples: Sequence[int]) -> List[int]:
-        """Frames after subsampling for audio of each length (only the frontend and encoder.embed run)."""
-        was_training = self.frontend.training, self.encoder.training
-        self.frontend.eval(), self.encoder.eval()
-        frames = []
-        for n in num_samples:
-            feats, feats_lengths = self.frontend(torch.zeros(1, int(n)), torch.tensor([int(n)]))
-            _, _, masks = embed_frames(self.encoder, feats, feats_lengths)
-            frames.append(int(masks.sum()))
-        self.frontend.train(was_training[0]), self.encoder.train(was_training[1])
-        return frames
-
-
 def check_frame_rate(student: StudentInput, teacher: dict, teacher_name: str, max_gap: int) -> None:
     """Fail unless the teacher (``teacher_signature``) reads the same audio at the student's frame rate."""
-    if student.frontend is None:
+    if student.frames is None:
         logging.warning("frame rate of the frozen teacher not checked: the student has no frontend (--input_size)")
         return
     if "fs" not in teacher or "probe_frames" not in teacher:
@@ -159,12 +139,3 @@ def check_frame_rate(student: StudentInput, teacher: dict, teacher_name: str, ma
             "student frame: use a teacher fine-tuned with the student's frontend_conf.hop_length and "
             "encoder_conf.input_layer, or change the pretraining config to the teacher's"
         )
-
-
-def file_sha256(path: Union[str, Path]) -> str:
-    """Checksum of a file, read in 1 MiB blocks (a teacher checkpoint can be hundreds of MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from espnet_trinet.teachers.layer_targets import average_top_layers, instance_norm_over_time
+from espnet_trinet.targets.layer_average import average_top_layers, instance_norm_over_time
 
 
 def test_instance_norm_ignores_padding():

@@ -3,15 +3,15 @@ import hashlib
 import pytest
 import torch
 
-from espnet_trinet.teachers.compat import (
-    StudentInput,
+from espnet_trinet.teachers.fit_checks import (
     check_frame_rate,
     check_token_list,
-    file_sha256,
     probe_samples,
     read_token_list,
+    student_input,
     teacher_signature,
 )
+from espnet_trinet.utils.files import file_sha256
 from espnet_trinet.teachers.frozen_asr import FrozenASRTeacher
 from trinet_testing import TOKENS
 
@@ -23,7 +23,7 @@ def _student(hop_length=160, input_layer="conv2d"):
     frontend_conf = dict(n_fft=512, hop_length=hop_length, n_mels=80)
     encoder_conf = dict(output_size=16, attention_heads=2, linear_units=16, num_blocks=1, input_layer=input_layer)
     encoder = ConformerEncoder(input_size=80, **encoder_conf)
-    return StudentInput(DefaultFrontend(**frontend_conf), frontend_conf, encoder, encoder_conf)
+    return student_input(DefaultFrontend(**frontend_conf), frontend_conf, encoder, encoder_conf)
 
 
 def _conv2d_frames(samples, hop_length):
@@ -66,7 +66,7 @@ def test_frame_rate_is_not_checked_without_a_record_or_a_frontend(caplog):
     check_frame_rate(_student(), dict(projector="ctc"), "old dump", max_gap=2)
     assert "predates the check" in caplog.text
     no_frontend = _student()
-    no_frontend.frontend = None
+    no_frontend.frames = None
     check_frame_rate(no_frontend, _signature([1, 1]), "t", max_gap=2)
     assert "the student has no frontend" in caplog.text
 
@@ -86,7 +86,7 @@ def test_token_list_must_be_the_teachers_for_ctc_only(tmp_path):
 
 
 def test_missing_token_list_file_names_the_option(tmp_path):
-    with pytest.raises(FileNotFoundError, match="frozen_teacher_conf.token_list .*nothing.txt' does not exist"):
+    with pytest.raises(FileNotFoundError, match="frozen_asr target's conf.token_list .*nothing.txt' does not exist"):
         check_token_list("ctc", TOKENS, str(tmp_path / "nothing.txt"), "t")
     assert read_token_list(["a", "b"], "x") == ["a", "b"]
 

@@ -1,0 +1,1 @@
+"""Objectives: one head and one loss on one student tap against one target source."""

@@ -1,0 +1,1 @@
+"""Target sources: where the objectives' targets come from (EMA teacher, frozen ASR teacher, dumped labels)."""

@@ -1,0 +1,1 @@
+"""Student views: what the student sees of an utterance (span-masked frames, ...)."""

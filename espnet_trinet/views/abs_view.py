@@ -1,0 +1,62 @@
+"""The interface of a student view: what the student's blocks see of a batch.
+
+Today's view replaces span-masked frames with a learned embedding; the interface leaves
+room for views that remove frames before the blocks (``restore`` puts the outputs back
+in place), that make M masked clones of each utterance sharing one teacher pass
+(``clones``), or that give the student another waveform (``student_speech``).
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+FRAME_SETS = ("masked", "unmasked", "all")
+
+
+@dataclass
+class StudentView:
+    """The student's input for one batch.
+
+    Attributes:
+        x: (B * clones, T', D) block input.
+        pos_emb: its positional embedding, or None.
+        masks: (B * clones, 1, T') bool valid frames of ``x``.
+        masked: (B * clones, T) bool, the masked frames on the full time axis.
+        valid: (B * clones, T) bool, the real (non-padding) frames on it.
+        clones: M, the copies of each utterance (targets are repeated M times).
+    """
+
+    x: torch.Tensor
+    pos_emb: Optional[torch.Tensor]
+    masks: torch.Tensor
+    masked: torch.Tensor
+    valid: torch.Tensor
+    clones: int = 1
+
+    def frames(self, which: str) -> torch.Tensor:
+        """(B * clones, T) bool: the masked, unmasked or all real frames."""
+        if which == "masked":
+            return self.masked
+        if which == "unmasked":
+            return self.valid & ~self.masked
+        if which == "all":
+            return self.valid
+        raise ValueError(f"frames must be one of {FRAME_SETS}, got '{which}'")
+
+
+class AbsStudentView(torch.nn.Module, ABC):
+    """Builds the student's input from the subsampled frames of a batch."""
+
+    @abstractmethod
+    def forward(self, x: torch.Tensor, pos_emb: Optional[torch.Tensor], masks: torch.Tensor) -> StudentView:
+        """x: (B, T, D) frames, pos_emb, masks (B, 1, T) -> the student's view."""
+
+    def restore(self, view: StudentView, h: torch.Tensor) -> torch.Tensor:
+        """A block output (B * clones, T', D) back on the full (B * clones, T) time axis."""
+        return h
+
+    def student_speech(self, speech: torch.Tensor, speech_lengths: torch.Tensor, data) -> torch.Tensor:
+        """The waveform the student sees (default: the teachers' one)."""
+        return speech

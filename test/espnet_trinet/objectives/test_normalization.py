@@ -1,0 +1,47 @@
+"""The two loss normalisations, against hand computations, in the model."""
+
+import math
+
+import pytest
+import torch
+
+from espnet_trinet.encoders.layerwise import embed_frames
+from espnet_trinet.objectives.normalization import normalized_loss
+from espnet_trinet.tasks.trinet import TriNetTask
+from trinet_testing import MINI_CONF, load_batch, namespace_from_config
+
+
+def test_per_frame_losses_reduce_as_a_mean_or_as_the_reference_sums():
+    per_frame = torch.tensor([2.0, 4.0, 6.0])  # squared errors summed over 4 dims
+    assert float(normalized_loss(per_frame, 4, "frame_mean", 16, torch.tensor(5))) == pytest.approx(12 / (3 * 4))
+    assert float(normalized_loss(per_frame, 4, "reference", 16, torch.tensor(5))) == pytest.approx(12 / 4 / 5)
+    with pytest.raises(ValueError, match="loss_normalization must be one of"):
+        normalized_loss(per_frame, 4, "sum", 16, torch.tensor(5))
+
+
+def test_reference_normalisation_of_trinet_by_hand(audio_dirs):
+    """L = [sum over masked frames and dims of (p - t)^2 + sum over all frames of CE] / sqrt(D) / masked frames."""
+    args = namespace_from_config(MINI_CONF / "pretrain_trinet_tiny.yaml", normalize="utterance_mvn",
+                                 normalize_conf={}, target_conf=dict(frozen=dict(projector="random", output_dim=8)))
+    args.model_conf = {**args.model_conf, "loss_normalization": "reference"}
+    torch.manual_seed(0)
+    model = TriNetTask.build_model(args).eval()  # eval: no dropout, so the hand computation sees the same
+    speech, lengths = load_batch(audio_dirs[0], 2)
+    captured = {}
+    model.objectives["struc"].register_forward_hook(lambda m, i, o: captured.update(struc=(i, m.head(i[0]))))
+    model.objectives["regul"].register_forward_hook(lambda m, i, o: captured.update(regul=(i, m.head(i[0]))))
+    frames = embed_frames(model.encoder, *model._features(speech, lengths))[2].squeeze(1).sum(dim=1)
+    ids = torch.randint(0, 8, (2, int(frames.max()))).float()
+    torch.manual_seed(1)
+    loss, stats, weight = model(speech, lengths, frozen_targets=ids, frozen_targets_lengths=frames)
+    (tap, ema, masked), pred = captured["struc"]
+    struc_sum = ((pred[masked] - ema.values[masked]) ** 2).sum()
+    (tap, frozen, frames), logits = captured["regul"]
+    ce_sum = torch.nn.functional.cross_entropy(logits[frames], frozen.values[frames], reduction="sum")
+    num_masked = masked.sum()
+    dim = model.encoder.output_size()
+    assert frames.sum() > num_masked  # regul counts all frames, the normaliser only the masked ones
+    assert float(stats["loss_struc"]) == pytest.approx(float(struc_sum / math.sqrt(dim) / num_masked), rel=1e-5)
+    assert float(stats["loss_regul"]) == pytest.approx(float(ce_sum / math.sqrt(dim) / num_masked), rel=1e-5)
+    assert float(loss) == pytest.approx(float((struc_sum + ce_sum) / math.sqrt(dim) / num_masked), rel=1e-5)
+    assert int(weight) == int(num_masked)  # DDP averages over masked frames, as the reference's sample_size
