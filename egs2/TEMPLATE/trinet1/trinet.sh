@@ -46,7 +46,8 @@ nbpe=30                 # stage 5: bpe vocabulary size
 ssl_methods="data2vec trinet"  # stages 7-12: the pretraining methods, each <name> (its config:
                         # conf/pretrain_<name>${ssl_config_suffix}.yaml) or <name>=<config>
 ssl_config_suffix=      # e.g. _tiny: --ssl_methods data2vec reads conf/pretrain_data2vec_tiny.yaml
-ssl_args=               # extra trinet_train options for every method (e.g. "--max_epoch 5")
+ssl_args=               # extra trinet_train options for every method (e.g. "--max_epoch 5"); a --target_conf
+                        # or --objective_conf entry goes to the methods that have the part it names
 teacher_method=         # whose fine-tuned model is the frozen teacher (default: the first method without one)
 ssl_init_model=valid.loss.ave.pth  # the SSL checkpoint fine-tuning starts from
 asr_config=             # stages 8, 10: CTC fine-tuning config (ESPnet asr_train)
@@ -54,7 +55,7 @@ asr_args=               # extra espnet2.bin.asr_train options for stages 8, 10
 scratch_baseline=true   # stage 8 also trains the same CTC model from random init
 frozen_targets=         # stage 9: offline (dump the teacher's targets once) or online (default: the config's)
 frozen_projector=       # stage 9: ctc, random or regression (default: the config's)
-frozen_dump_args=       # extra dump_frozen_targets options (e.g. "--num_classes 64 --seed 1")
+frozen_dump_args=       # extra dump_frozen_targets options (e.g. "--batch_seconds 60"; the projector is the config's)
 frozen_targets_dir=     # stage 9: where the dumped targets go (default: ${dumpdir}/frozen_targets_<projector>);
                         # give each teacher its own dir when several experiments share one dump/
 inference_config=       # stage 11: decoding config (greedy CTC)
@@ -134,7 +135,7 @@ mkdir -p "${expdir}"
 # the options every trinet_train of this run gets): whether it needs a fine-tuned frozen
 # teacher (then it pretrains in stage 9, after the others were fine-tuned in stage 8).
 recipe_target_opts=(--frozen_mode "${frozen_targets}" --frozen_projector "${frozen_projector}")
-declare -A method_config=() method_labels=() method_opts=()
+declare -A method_config=() method_labels=() method_args=() override_names=()
 methods=() independent_methods=() teacher_methods=()
 for spec in ${ssl_methods}; do
     name=${spec%%=*}
@@ -145,15 +146,22 @@ for spec in ${ssl_methods}; do
         exit 1
     fi
     [ -f "${config}" ] || { log "--ssl_methods: the config of ${name}, ${config}, does not exist"; exit 1; }
-    # shellcheck disable=SC2086
-    info=$(${python} -m espnet_trinet.bin.ssl_method_info --config "${config}" "${recipe_target_opts[@]}" ${ssl_args}) \
-        || { log "--ssl_methods: cannot read ${config}"; exit 1; }
+    info=$(${python} -m espnet_trinet.bin.ssl_method_info --config "${config}" "${recipe_target_opts[@]}" \
+        --ssl_args "${ssl_args}") || { log "--ssl_methods: cannot read ${config}"; exit 1; }
     eval "${info}"
     method_config[${name}]=${config}
     method_labels[${name}]=${name}${method_label:+ (${method_label})}
-    method_opts[${name}]=${method_train_opts}
+    method_args[${name}]=${method_args}  # shell-quoted: eval "args=(...)" splits it
+    for part in ${method_foreign_names}; do override_names[${part}]+=" ${name}"; done
     methods+=("${name}")
     if [ "${method_needs_teacher}" = true ]; then teacher_methods+=("${name}"); else independent_methods+=("${name}"); fi
+done
+for part in "${!override_names[@]}"; do
+    # shellcheck disable=SC2086
+    if [ $(echo ${override_names[${part}]} | wc -w) -eq ${#methods[@]} ]; then
+        log "--ssl_args changes '${part}', which none of the methods (${methods[*]}) has: a typo?"
+        exit 1
+    fi
 done
 if [ ${#methods[@]} -eq 0 ] && [ "${stop_stage}" -ge 4 ]; then
     log "--ssl_methods is empty: stages 4-12 need at least one pretraining method"
@@ -325,8 +333,9 @@ pretrain_method() {
     local exp_dir="${expdir}/ssl_${name}"
     log "pretraining ${method_labels[${name}]} (${method_config[${name}]}) -> ${exp_dir} (log: ${exp_dir}/train.log)"
     if needs_run "${exp_dir}/.done" "pretraining of ${name}"; then
-        # shellcheck disable=SC2086
-        train_ssl "${exp_dir}" "${method_config[${name}]}" ${method_opts[${name}]} "$@" ${ssl_args}
+        local args
+        eval "args=(${method_args[${name}]})"
+        train_ssl "${exp_dir}" "${method_config[${name}]}" "${args[@]}" "$@"
         touch "${exp_dir}/.done"
     fi
 }
@@ -426,9 +435,8 @@ if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
         for file in "${teacher_model}" "$(dirname "${teacher_model}")/config.yaml"; do
             [ -f "${file}" ] || { log "the frozen teacher's ${file} is missing: stage 8 makes it, run stage 8 first"; exit 1; }
         done
-        # shellcheck disable=SC2086
         eval "$(${python} -m espnet_trinet.bin.ssl_method_info --config "${method_config[${name}]}" \
-            "${recipe_target_opts[@]}" ${ssl_args})"
+            "${recipe_target_opts[@]}" --ssl_args "${ssl_args}")"
         teacher_opts=()
         for source in ${method_frozen_sources}; do
             var="method_frozen_${source}"
@@ -460,7 +468,7 @@ if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
     done
     notes=()
     for name in "${methods[@]}"; do
-        notes+=(--note "pretraining of ${name}: ${method_config[${name}]} ${method_opts[${name}]} ${ssl_args} (set ${ssl_train_set})")
+        notes+=(--note "pretraining of ${name}: ${method_config[${name}]} ${method_args[${name}]} (set ${ssl_train_set})")
     done
     ${python} -m espnet_trinet.bin.make_results --output RESULTS.md --test_sets "${test_sets}" \
         "${model_opts[@]}" --command "${recipe_command}" --title "$(basename "$(dirname "${PWD}")") $(basename "${PWD}")" \

@@ -2,40 +2,67 @@ import shlex
 import subprocess
 import sys
 
+import pytest
+
 from espnet_trinet.bin.ssl_method_info import main
 from trinet_testing import MINI_CONF
 
 
 def _assignments(capsys, *argv):
     assert main(list(argv)) == 0
-    return dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    return {key: shlex.split(value)[0] if value != "''" else ""
+            for key, value in (line.split("=", 1) for line in capsys.readouterr().out.splitlines())}
 
 
-def test_a_method_without_a_frozen_teacher(capsys):
-    info = _assignments(capsys, "--config", str(MINI_CONF / "pretrain_data2vec_tiny.yaml"), "--max_epoch", "3")
-    assert info == dict(method_needs_teacher="false", method_label="''", method_frozen_sources="''",
-                        method_train_opts="''")
+def test_a_method_without_a_frozen_teacher_gets_only_what_fits_it(capsys):
+    info = _assignments(capsys, "--config", str(MINI_CONF / "pretrain_data2vec_tiny.yaml"),
+                        "--ssl_args", "--max_epoch 3 --target_conf frozen.seed=4 --target_conf=ema.top_k=2")
+    assert info == dict(method_needs_teacher="false", method_label="", method_frozen_sources="",
+                        method_args="--max_epoch 3 --target_conf ema.top_k=2", method_foreign_names="frozen")
 
 
 def test_trinet_with_the_recipes_overrides_and_the_runs_options(capsys):
     info = _assignments(capsys, "--config", str(MINI_CONF / "pretrain_trinet_tiny.yaml"), "--frozen_mode", "online",
-                        "--frozen_projector", "", "--target_conf", "frozen.seed=4", "--max_epoch", "3")
+                        "--ssl_args", "--target_conf frozen.seed=4 --max_epoch 3 --seed 'a b'")
     assert info["method_needs_teacher"] == "true" and info["method_frozen_sources"] == "frozen"
-    assert shlex.split(info["method_label"]) == ["ctc, online"]
-    assert shlex.split(info["method_train_opts"]) == ["--target_conf frozen.mode=online"]  # split by bash
+    assert info["method_label"] == "ctc, online" and info["method_foreign_names"] == ""
+    assert shlex.split(info["method_args"]) == ["--target_conf", "frozen.mode=online", "--target_conf",
+                                                "frozen.seed=4", "--max_epoch", "3", "--seed", "a b"]
     assert info["method_frozen_frozen_mode"] == "online" and info["method_frozen_frozen_projector"] == "ctc"
     assert info["method_frozen_frozen_data_key"] == "frozen_targets"
-    assert shlex.split(info["method_frozen_frozen_conf"]) == ["{projector: ctc, seed: 4}"]
+    # every projector setting, defaults included: a dump option that disagrees is caught
+    assert info["method_frozen_frozen_conf"] == "{num_classes: 32, projector: ctc, seed: 4, temperature: 1.0}"
+
+
+def test_an_override_that_mixes_this_config_with_another_is_refused(capsys):
+    assert main(["--config", str(MINI_CONF / "pretrain_data2vec_tiny.yaml"),
+                 "--ssl_args", "--target_conf '{ema: {top_k: 2}, frozen: {seed: 1}}'"]) == 1
+    assert "mixes parts of this config with others" in capsys.readouterr().err
 
 
 def test_the_assignments_evaluate_in_bash_and_errors_name_the_config(tmp_path):
     script = (f"eval \"$({sys.executable} -m espnet_trinet.bin.ssl_method_info --config "
-              f"{MINI_CONF / 'pretrain_trinet_tiny.yaml'} --frozen_projector random)\"; "
-              "echo \"$method_label|$method_frozen_frozen_conf\"")
+              f"{MINI_CONF / 'pretrain_trinet_tiny.yaml'} --frozen_projector random --ssl_args \"--seed 'a b'\")\"; "
+              "eval \"args=($method_args)\"; echo \"$method_label|${#args[@]}|${args[3]}\"")
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "random, offline|{projector: random}"
+    assert out.strip() == "random, offline|4|a b"
     bad = tmp_path / "bad.yaml"
     bad.write_text("targets:\n- {name: x, type: nothing}\n")
     result = subprocess.run([sys.executable, "-m", "espnet_trinet.bin.ssl_method_info", "--config", str(bad)],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "bad.yaml: target 'x': type 'nothing' is not one of" in result.stderr
+
+
+@pytest.mark.parametrize("ssl_args, message", [
+    ("--target_conf frozn.seed=0", "--ssl_args changes 'frozn', which none of the methods (data2vec trinet) has"),
+    ("", None),
+])
+def test_the_recipe_refuses_an_override_no_method_has(tmp_path, ssl_args, message):
+    from mini_synth_testing import copy_recipe, run_recipe
+
+    recipe = copy_recipe(tmp_path)
+    result = run_recipe(recipe, "--stage", "13", "--stop_stage", "12", "--ssl_args", ssl_args)
+    if message is None:
+        assert result.returncode == 0, result.stdout[-2000:]
+    else:
+        assert result.returncode == 1 and message in result.stdout
