@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Collapse curves: target variance, prediction variance and effective rank against updates,
-for data2vec and the TriNets of the quality benchmark's runs (mean over seeds, min-max band).
+for the SSL models of the quality benchmark's runs (bench/methods.py's table: today data2vec and
+the TriNets; mean over seeds, min-max band).
 
     python bench/collapse_curves.py --work_dir /tmp/trinet_quality --seeds 0 1
 
@@ -16,13 +17,18 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from methods import model, monitored_tap  # noqa: E402
 from quality_cells import MODEL_NAMES, SSL_MODELS, Layout  # noqa: E402
 from train_logs import interval_stats  # noqa: E402
 
+# The SSL model's logged statistics of its monitored objective (model_conf.monitor, TriNet's and
+# data2vec's "struc"); per-objective ones are logged as <stat>_<objective>.
 STATS = {"target_var": "target spread (target_var)", "pred_var": "prediction spread (pred_var)",
          "eff_rank": "effective rank of the struc tap (eff_rank)"}
-COLOURS = {"data2vec": "tab:red", "trinet_ctc": "tab:blue", "trinet_random": "tab:green",
-           "trinet_regression": "tab:purple"}
+# One colour per SSL model, in the table's order.
+PALETTE = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive",
+           "tab:cyan", "tab:gray")
+COLOURS = {key: PALETTE[i % len(PALETTE)] for i, key in enumerate(SSL_MODELS)}
 
 
 def mean_band(runs: Sequence[List[Dict[str, float]]], key: str) -> Dict[str, List[float]]:
@@ -56,6 +62,16 @@ def load_curves(layout: Layout, seeds: Sequence[int]) -> Dict[str, Dict[str, Dic
     return curves
 
 
+def title(curves, seeds: Sequence[int]) -> str:
+    """The figure's title: what is plotted, at which tap of each method (its monitored objective's)."""
+    band = f"mean of seeds {', '.join(map(str, seeds))}, band = min-max" if len(seeds) > 1 else f"seed {seeds[0]}"
+    taps = {}
+    for key in curves:
+        taps.setdefault(model(key).method, monitored_tap(model(key).method))
+    tap_text = ", ".join(f"{method}: {tap.replace('block:', 'block ')}" for method, tap in taps.items())
+    return f"Pretraining statistics on training batches, at each model's struc tap ({tap_text}); {band}"
+
+
 def plot(curves, output: Path, seeds: Sequence[int]) -> None:
     import matplotlib
 
@@ -73,9 +89,7 @@ def plot(curves, output: Path, seeds: Sequence[int]) -> None:
         ax.set_xlabel("optimizer updates")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    band = f"mean of seeds {', '.join(map(str, seeds))}, band = min-max" if len(seeds) > 1 else f"seed {seeds[0]}"
-    fig.suptitle(f"Pretraining statistics on training batches, at each model's struc tap (data2vec: block N, "
-                 f"TriNet: block N-1); {band}", fontsize=10)
+    fig.suptitle(title(curves, seeds), fontsize=10)
     fig.tight_layout()
     fig.savefig(output, dpi=90)
     plt.close(fig)

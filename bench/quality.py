@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Quality at small scale: no pretraining, data2vec and TriNet (ctc, random, regression
-projectors) with the same pretraining budget, the same CTC fine-tuning, several seeds; WER/CER
-on the embedded corpus's test set and, fine-tuned on real speech, on FSDD connected digits.
+"""Quality at small scale: the models of bench/methods.py's table (today: no pretraining,
+data2vec and TriNet with the ctc, random and regression projectors) with the same pretraining
+budget, the same CTC fine-tuning, several seeds; WER/CER on the embedded corpus's test set and,
+fine-tuned on real speech, on FSDD connected digits.
 
     python bench/quality.py                      # seeds 0 1, ~2 h on a 2-core CPU
     python bench/quality.py --seeds 0 1 2        # a re-run adds seed 2, finished cells are skipped
     python bench/quality.py --tiny               # a few minutes: tiny corpus, 2-epoch budgets
     python bench/quality.py --report_only        # rewrite the results from a finished work dir
+    python bench/quality.py --models scratch data2vec trinet_ctc   # some of the table's models
 
 Every model is made by the recipe (egs2/mini_synth/trinet1/run.sh stages 1-11) and asr.sh
 (stages 10-13 for FSDD); see quality_cells.py for the cells and the work-dir layout. Seed
@@ -26,12 +28,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_cells import (  # noqa: E402
-    FSDD_DIR, FSDD_TEST, MODEL_NAMES, MODELS, PROJECTORS, REPO, SSL_MODELS, SYNTH_TEST, Budget, Cell, Layout,
-    base_cells, seed_cells,
+    FSDD_DIR, FSDD_TEST, MODEL_NAMES, MODELS, REPO, SCRATCH, SYNTH_TEST, Budget, Cell, Layout, base_cells,
+    check_models, frozen_label, frozen_seed_opts, model, seed_cells, teacher_model, with_teacher,
 )
 from quality_stats import SPREAD_RULE, compare, markdown_table, summarise  # noqa: E402
 from train_logs import run_counts  # noqa: E402
@@ -91,23 +93,23 @@ def git_state() -> str:
     return commit + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
-def collect(layout: Layout, seeds: List[int]) -> Dict:
+def collect(layout: Layout, seeds: List[int], models: Sequence[str] = MODELS) -> Dict:
     """Scores and update counts of every finished model."""
     scores, counts, updates = {}, {}, {}
     for seed in seeds:
-        for model in MODELS:
+        for key in models:
             for test_set in (SYNTH_TEST, FSDD_TEST):
                 for unit in ("wer", "cer"):
-                    path = layout.scores(seed, model, test_set, unit)
+                    path = layout.scores(seed, key, test_set, unit)
                     if path.exists():
                         result = json.loads(path.read_text())
-                        scores[(test_set, model, unit, seed)] = result["error_rate"]
+                        scores[(test_set, key, unit, seed)] = result["error_rate"]
                         counts[(test_set, unit)] = result["ref"]
-                asr = layout.asr_dir(seed, model, test_set)
+                asr = layout.asr_dir(seed, key, test_set)
                 if (asr / "checkpoint.pth").exists():
-                    updates[(f"fine-tuning for {test_set}", model, seed)] = run_counts(asr)
-            if model in SSL_MODELS and (layout.ssl_dir(seed, model) / "checkpoint.pth").exists():
-                updates[("pretraining", model, seed)] = run_counts(layout.ssl_dir(seed, model))
+                    updates[(f"fine-tuning for {test_set}", key, seed)] = run_counts(asr)
+            if model(key).method is not None and (layout.ssl_dir(seed, key) / "checkpoint.pth").exists():
+                updates[("pretraining", key, seed)] = run_counts(layout.ssl_dir(seed, key))
     return dict(scores=scores, ref_tokens=counts, updates=updates)
 
 
@@ -130,22 +132,45 @@ def budget_check(updates: Dict) -> List[str]:
     return lines
 
 
-def report(layout: Layout, budget: Budget, command: str, cells_info: List[dict], output: Path,
-           fsdd: Optional[Path], fsdd_asked: Path) -> str:
-    data = collect(layout, budget.seeds)
-    summaries = summarise(data["scores"])
-    pairs = [(f"trinet_{p}", "data2vec") for p in PROJECTORS] + [(m, "scratch") for m in SSL_MODELS]
-    comparisons = compare(summaries, pairs)
-    seeds = budget.seeds
+def comparison_pairs(models: Sequence[str]) -> List[Tuple[str, str]]:
+    """(model, reference) pairs the report compares: each model with a frozen teacher against
+    the model its teacher was fine-tuned from, then each pretrained model against no pretraining."""
+    teacher = teacher_model(models)
+    pairs = [(key, teacher) for key in with_teacher(models)]
+    if SCRATCH in models:
+        pairs += [(key, SCRATCH) for key in models if model(key).method is not None]
+    return pairs
+
+
+def pretraining_lines(budget: Budget, models: Sequence[str]) -> List[str]:
+    """The report's description of the pretraining budget and of the frozen teachers."""
     pretrain = f"--seed S --log_interval {budget.log_interval} {budget.pretrain_args}".strip()
+    ssl = [key for key in models if model(key).method is not None]
+    line = (f"- pretraining ({', '.join(MODEL_NAMES[k] for k in ssl) or 'no SSL model'} alike): recipe configs + "
+            f"`{pretrain}`")
+    taught = with_teacher(models)
+    if taught:
+        seed_opts = sorted({opt for key in taught for opt in frozen_seed_opts(key, "S")})
+        line += (f" (+ `{' '.join(seed_opts)}` for the models with a frozen teacher); the frozen teacher of "
+                 f"{', '.join(MODEL_NAMES[k] for k in taught)} is the CTC fine-tuned "
+                 f"{MODEL_NAMES[teacher_model(models)]} of the same seed (recipe stage 8); frozen targets (projector, "
+                 "mode): " + "; ".join(f"{MODEL_NAMES[k]}: {frozen_label(k)}" for k in taught))
+    return [line]
+
+
+def report(layout: Layout, budget: Budget, command: str, cells_info: List[dict], output: Path,
+           fsdd: Optional[Path], fsdd_asked: Path, models: Sequence[str] = MODELS) -> str:
+    data = collect(layout, budget.seeds, models)
+    summaries = summarise(data["scores"])
+    comparisons = compare(summaries, comparison_pairs(models))
+    seeds = budget.seeds
     finetune, fsdd_finetune = (f"--seed S {a}".strip() for a in (budget.finetune_args, budget.fsdd_finetune_args))
     lines = [f"Command: `{command}`", "",
              f"- date: {now()}; code: git {git_state()}; python {platform.python_version()}; "
              f"host {platform.machine()}, {os.cpu_count()} CPUs; work dir {layout.work}",
              f"- corpus: embedded mini_synth (local/data.sh {budget.local_data_opts or 'defaults'}), "
              "fixed for all seeds",
-             f"- pretraining (data2vec and TriNet alike): recipe configs + `{pretrain}`; TriNet's frozen teacher "
-             "is the CTC fine-tuned data2vec of the same seed (recipe stage 8), targets dumped offline",
+             *pretraining_lines(budget, models),
              f"- fine-tuning (every model the same): conf/finetune_ctc_tiny.yaml + `{finetune}`"
              f" on train_labelled; FSDD: the same config + `{fsdd_finetune}` on "
              f"{budget.fsdd_train_utts or 'all'} random FSDD train utterances; greedy CTC decoding, checkpoint "
@@ -164,7 +189,7 @@ def report(layout: Layout, budget: Budget, command: str, cells_info: List[dict],
         lines += ["", f"### {TEST_SET_NAMES[test_set]}", "",
                   f"({refs['wer']} reference words, {refs['cer']} reference characters; error rates in %, mean over "
                   "seeds with the (min-max) range, then each seed)", ""]
-        lines += markdown_table(summaries, test_set, MODELS, MODEL_NAMES, seeds)
+        lines += markdown_table(summaries, test_set, models, MODEL_NAMES, seeds)
         lines += ["", f"Differences ({SPREAD_RULE}):", ""]
         lines += [f"- {c.sentence(MODEL_NAMES)}" for c in comparisons if c.test_set == test_set] or \
             ["- none: fewer than two seeds finished"]
@@ -182,7 +207,7 @@ def report(layout: Layout, budget: Budget, command: str, cells_info: List[dict],
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".md").write_text(text)
     payload = dict(
-        command=command, code=git_state(), date=now(), budget=vars(budget),
+        command=command, code=git_state(), date=now(), budget=vars(budget), models=list(models),
         results={f"{t}/{m}/{u}": s.as_dict() for (t, m, u), s in sorted(summaries.items())},
         comparisons=[c.as_dict() for c in comparisons], spread_rule=SPREAD_RULE,
         runs={f"{st}/{m}/seed{s}": v for (st, m, s), v in sorted(data["updates"].items())},
@@ -205,12 +230,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--fsdd_finetune_args", default=None, help="extra asr_train options, FSDD fine-tuning")
     parser.add_argument("--fsdd_train_utts", type=int, default=None,
                         help="random FSDD train utterances to fine-tune on (default 170, a quarter; 0 = all)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), metavar="MODEL",
+                        help=f"models of bench/methods.py's table, in its order (default: all, {' '.join(MODELS)})")
     parser.add_argument("--log_interval", type=int, default=5)
     parser.add_argument("--fsdd_dir", type=Path, default=FSDD_DIR)
     parser.add_argument("--report_only", action="store_true", help="do not run; rewrite the results")
     parser.add_argument("--output", type=Path, default=None,
                         help="results path without suffix (default bench/results/quality[_tiny])")
     args = parser.parse_args(argv)
+    models = [key for key in MODELS if key in args.models]  # the table's order
+    try:
+        check_models(models)
+    except ValueError as err:
+        parser.error(str(err))
 
     preset = TINY if args.tiny else dict(local_data_opts="", pretrain_args="", finetune_args="",
                                          fsdd_finetune_args="", fsdd_train_utts=170)
@@ -234,7 +266,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(err, file=sys.stderr)
             return 1
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {s: pool.submit(run_chain, seed_cells(layout, budget, s, fsdd is not None), layout)
+            futures = {s: pool.submit(run_chain, seed_cells(layout, budget, s, fsdd is not None, models), layout)
                        for s in budget.seeds}
             for seed, future in futures.items():
                 try:
@@ -243,7 +275,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     failures.append(str(err))
     else:
         cells_info = [json.loads(p.read_text()) for p in sorted((layout.work / "done").glob("*.json"))]
-    text = report(layout, budget, command, cells_info, output, fsdd, args.fsdd_dir)
+    text = report(layout, budget, command, cells_info, output, fsdd, args.fsdd_dir, models)
     print(text)
     print(f"wrote {output}.md and {output}.json")
     for failure in failures:

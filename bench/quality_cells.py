@@ -1,15 +1,20 @@
 """The cells of the quality benchmark: where each one lives and the recipe commands that make it.
 
 Every model goes through the recipe's own entry points (``run.sh`` stages, ``asr.sh`` stages);
-nothing here re-implements training, decoding or scoring. Work-dir layout:
+nothing here re-implements training, decoding or scoring. The models are the entries of
+``methods.py``'s table (a recipe method and the recipe options of this variant of it); a model
+whose method config has a frozen-teacher target pretrains after the others were fine-tuned, with
+the fine-tuned first model without one as its teacher, as in the recipe. Work-dir layout:
 
     base/egs2/mini_synth/trinet1/     stages 1-6 once (corpus, formatting, token list, SSL
                                       statistics) and the FSDD connected-digit data dirs
     seed<S>/egs2/mini_synth/trinet1/  a copy of base's data/ and dump/ (each seed chain re-splits
                                       data dirs in place, so parallel chains must not share them)
-      exp/d2v/                        stages 7-8: ssl_data2vec, asr_data2vec (the frozen teacher
-                                      of this seed's TriNets), asr_scratch
-      exp/trinet_<projector>/         stages 9-11, d2v's models linked in
+      exp/d2v/                        stages 7-8 (and 11) of the models without a frozen teacher:
+                                      ssl_<method>, asr_<method> (the first one is the frozen
+                                      teacher of this seed's other models), asr_scratch
+      exp/<model>/                    stages 9-11 of each model with a frozen teacher (e.g.
+                                      exp/trinet_random/ssl_trinet), d2v's models linked in
       exp/fsdd/asr_<model>/           asr.sh stages 10-13 on FSDD: fine-tuned from the same
                                       pretrained encoders, tested on FSDD's test takes
     logs/<cell>.log, done/<cell>.json  each cell's output and its done marker
@@ -20,19 +25,20 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence, Union
 
-REPO = Path(__file__).resolve().parents[1]
-RECIPE = REPO / "egs2" / "mini_synth" / "trinet1"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from methods import (  # noqa: E402,F401  (some only for the drivers that import them from here)
+    METHODS, MODEL_NAMES, MODELS, RECIPE, REPO, SCRATCH, SSL_MODELS, frozen_label, frozen_sources, independent,
+    model, needs_teacher, teacher_model, with_teacher,
+)
+
 ASR_SH = REPO / "egs2" / "TEMPLATE" / "asr1" / "asr.sh"
 RECIPE_SUBDIR = Path("egs2") / "mini_synth" / "trinet1"
 FSDD_DIR = REPO.parent / "shared" / "data" / "fsdd"
 
-PROJECTORS = ("ctc", "random", "regression")
-MODELS = ("scratch", "data2vec") + tuple(f"trinet_{p}" for p in PROJECTORS)
-MODEL_NAMES = {"scratch": "no pretraining", "data2vec": "data2vec",
-               **{f"trinet_{p}": f"TriNet ({p})" for p in PROJECTORS}}
-SSL_MODELS = MODELS[1:]
+BASELINE_EXPDIR = "d2v"  # the --expdir of stages 7-8 (its name in the work dirs of earlier runs)
+BASELINE_CELL = BASELINE_EXPDIR
 SYNTH_TEST = "test"
 FSDD_SETS = {"fsdd_train": "train", "fsdd_dev": "dev", "fsdd_test": "test"}
 FSDD_TEST = "fsdd_test"
@@ -49,7 +55,7 @@ class Budget:
     Attributes:
         seeds: seeds of pretraining and fine-tuning (model init, masks, batch order).
         local_data_opts: options of the recipe's local/data.sh (the corpus; seed-independent).
-        pretrain_args: extra trinet_train options for data2vec and TriNet alike.
+        pretrain_args: extra trinet_train options for every SSL model alike.
         finetune_args: extra asr_train options for the synthetic fine-tuning.
         fsdd_finetune_args: extra asr_train options for the FSDD fine-tuning.
         fsdd_train_utts: random FSDD training utterances to fine-tune on (0 = all).
@@ -95,21 +101,21 @@ class Layout:
     def done(self, cell: str) -> Path:
         return self.work / "done" / f"{cell.replace('/', '_')}.json"
 
-    def expdir(self, seed: int, model: str) -> Path:
+    def expdir(self, seed: int, key: str) -> Path:
         """The recipe --expdir a model's synthetic-corpus experiments live in."""
-        return self.seed(seed) / "exp" / (model if model.startswith("trinet_") else "d2v")
+        return self.seed(seed) / "exp" / (key if needs_teacher(key) else BASELINE_EXPDIR)
 
-    def ssl_dir(self, seed: int, model: str) -> Path:
-        if model == "scratch":
-            raise ValueError("the no-pretraining model has no SSL experiment")
-        return self.expdir(seed, model) / ("ssl_data2vec" if model == "data2vec" else "ssl_trinet")
+    def ssl_dir(self, seed: int, key: str) -> Path:
+        method = model(key).method
+        if method is None:
+            raise ValueError(f"the model '{key}' has no SSL experiment (no pretraining)")
+        return self.expdir(seed, key) / f"ssl_{method}"
 
-    def asr_dir(self, seed: int, model: str, test_set: str = SYNTH_TEST) -> Path:
+    def asr_dir(self, seed: int, key: str, test_set: str = SYNTH_TEST) -> Path:
         """The fine-tuned ASR experiment that is decoded on ``test_set``."""
         if test_set == FSDD_TEST:
-            return self.seed(seed) / "exp" / "fsdd" / f"asr_{model}"
-        tag = "trinet" if model.startswith("trinet_") else model
-        return self.expdir(seed, model) / f"asr_{tag}"
+            return self.seed(seed) / "exp" / "fsdd" / f"asr_{key}"
+        return self.expdir(seed, key) / f"asr_{model(key).method or SCRATCH}"
 
     def scores(self, seed: int, model: str, test_set: str, unit: str) -> Path:
         """scores.json of ``unit`` (wer or cer), as written by asr.sh stage 13."""
@@ -152,9 +158,14 @@ def py(module: str, *args: str) -> List[str]:
 
 
 def base_cells(layout: Layout, budget: Budget, fsdd_dir: Optional[Path]) -> List[Cell]:
-    """Seed-independent data work: recipe stages 1-6, and the FSDD data dirs and token list."""
+    """Seed-independent data work: recipe stages 1-6, and the FSDD data dirs and token list.
+
+    The recipe gets every method of the table (whichever models a run selects): stage 4 keeps
+    what all their encoders can encode, so the data is the same for every selection.
+    """
     base = layout.base()
     cells = [Cell("base/recipe", base, [["./run.sh", "--stage", "1", "--stop_stage", "6",
+                                          "--ssl_methods", " ".join(METHODS),
                                           "--local_data_opts", budget.local_data_opts]],
                   setup=lambda: copy_recipe(base))]
     if fsdd_dir is None:
@@ -204,42 +215,75 @@ def copy_base(layout: Layout, seed: int) -> None:
         copy_recipe(tmp)
         for name in ("data", "dump"):
             shutil.copytree(base / name, tmp / name, symlinks=True)
-        shutil.copytree(base / "exp" / "ssl_stats_16000", tmp / "exp" / "d2v" / "ssl_stats_16000")
+        shutil.copytree(base / "exp" / "ssl_stats_16000", tmp / "exp" / BASELINE_EXPDIR / "ssl_stats_16000")
 
     fresh_copy(make, dst)
 
 
-def seed_cells(layout: Layout, budget: Budget, seed: int, with_fsdd: bool) -> List[Cell]:
-    """data2vec (+ its CTC fine-tuning, the teacher, and the no-pretraining baseline), the three
-    TriNets, then the FSDD fine-tunings of all five models, in that order."""
+def frozen_seed_opts(key: str, seed: Union[int, str]) -> List[str]:
+    """trinet_train options that give the model's random projections (every frozen-teacher
+    target of its method) the seed: ``--target_conf <target>.seed=S`` each."""
+    return [f"--target_conf {source}.seed={seed}" for source in frozen_sources(model(key).method)]
+
+
+def check_models(models: Sequence[str]) -> None:
+    """The selection must be one the cells can make (raises ValueError)."""
+    for key in models:
+        model(key)  # a known key
+    base = independent(models)
+    methods = [model(k).method for k in base]
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"{base}: two models without a frozen teacher share a method; they would share "
+                         f"exp/{BASELINE_EXPDIR}/ssl_<method>")
+    for key in base:
+        if model(key).recipe_opts:
+            raise ValueError(f"'{key}': recipe options of a model without a frozen teacher are not supported "
+                             f"(its stage-7/8 cell is shared by {base})")
+    teacher_model(models)  # a teacher exists when one is needed
+
+
+def seed_cells(layout: Layout, budget: Budget, seed: int, with_fsdd: bool,
+               models: Sequence[str] = MODELS) -> List[Cell]:
+    """The models without a frozen teacher (+ their CTC fine-tuning, the first of them the teacher,
+    and the no-pretraining baseline) with their decoding, then each model with a frozen teacher
+    (its own run of stages 9-11), then the FSDD fine-tunings of all models, in table order."""
+    check_models(models)
     recipe = layout.seed(seed)
     s = str(seed)
     pretrain = f"--seed {s} --log_interval {budget.log_interval} {budget.pretrain_args}".strip()
     finetune = f"--seed {s} {budget.finetune_args}".strip()
-    d2v = layout.expdir(seed, "data2vec")
-    cells = [Cell(f"seed{s}/d2v", recipe,
-                  [["./run.sh", "--stage", "7", "--stop_stage", "8", "--expdir", str(d2v.relative_to(recipe)),
-                    "--data2vec_args", pretrain, "--asr_args", finetune]],
+    base_models = independent(models)
+    base_methods = [model(k).method for k in base_models]
+    scratch = ["--scratch_baseline", "true" if SCRATCH in models else "false"]
+    baseline = layout.seed(seed) / "exp" / BASELINE_EXPDIR
+    cells = [Cell(f"seed{s}/{BASELINE_CELL}", recipe,
+                  [["./run.sh", "--stage", "7", "--stop_stage", "11", "--expdir", str(baseline.relative_to(recipe)),
+                    "--ssl_methods", " ".join(base_methods), *scratch, "--ssl_args", pretrain,
+                    "--asr_args", finetune]],
                   setup=lambda: copy_base(layout, seed))]
-    for p in PROJECTORS:
-        exp = layout.expdir(seed, f"trinet_{p}")
-        shared = ["ssl_stats_16000", "asr_stats_char", "ssl_data2vec", "asr_data2vec", "asr_scratch"]
+    teacher = teacher_model(models)
+    shared = ["ssl_stats_16000", "asr_stats_char", *(f"{d}_{m}" for m in base_methods for d in ("ssl", "asr"))]
+    if SCRATCH in models:
+        shared.append(f"asr_{SCRATCH}")
+    for key in with_teacher(models):
+        m = model(key)
+        exp = layout.expdir(seed, key)
+        # The random projection is part of the model's randomness: it follows the seed.
+        ssl_args = " ".join([pretrain, *frozen_seed_opts(key, seed)])
         cells.append(Cell(
-            f"seed{s}/trinet_{p}", recipe,
+            f"seed{s}/{key}", recipe,
             [["./run.sh", "--stage", "9", "--stop_stage", "11", "--expdir", str(exp.relative_to(recipe)),
-              "--frozen_projector", p, "--frozen_targets_dir", f"dump/frozen_targets_{p}",
-              # The random projection is part of the model's randomness: it follows the seed.
-              "--frozen_dump_args", f"--seed {s}", "--trinet_args", pretrain, "--asr_args", finetune]],
-            setup=lambda exp=exp, d2v=d2v, shared=shared: link_into(exp, d2v, shared)))
+              "--ssl_methods", " ".join(base_methods + [m.method]), "--teacher_method", model(teacher).method,
+              *scratch, *m.recipe_opts, "--ssl_args", ssl_args, "--asr_args", finetune]],
+            setup=lambda exp=exp: link_into(exp, baseline, shared)))
     if with_fsdd:
         fsdd_finetune = f"--seed {s} {budget.fsdd_finetune_args}".strip()
-        for model in MODELS:
+        for key in models:
             init = []
-            if model != "scratch":
-                ssl = layout.ssl_dir(seed, model).relative_to(recipe)
+            if model(key).method is not None:
+                ssl = layout.ssl_dir(seed, key).relative_to(recipe)
                 init = ["--pretrained_model", f"{ssl}/{SSL_INIT}:encoder:encoder"]
-            cells.append(Cell(f"seed{s}/fsdd_{model}", recipe, [asr_sh(
+            cells.append(Cell(f"seed{s}/fsdd_{key}", recipe, [asr_sh(
                 budget, "--stage", "10", "--stop_stage", "13", "--expdir", "exp/fsdd",
-                "--asr_stats_dir", "exp/fsdd/asr_stats_char", "--asr_tag", model, "--asr_args", fsdd_finetune, *init)]))
+                "--asr_stats_dir", "exp/fsdd/asr_stats_char", "--asr_tag", key, "--asr_args", fsdd_finetune, *init)]))
     return cells
-

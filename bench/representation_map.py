@@ -7,7 +7,7 @@ with a kNN accuracy per picture so that the picture is not the only evidence.
 
 - mid level: output of block N-1 (TriNet's struc tap); high level: block N after the final
   LayerNorm (what CTC fine-tuning sees). The same two taps for every model (data2vec's own
-  struc tap is block N).
+  struc tap is block N). The models are the SSL models of bench/methods.py's table.
 - frame classes: the reference transcript is force-aligned (CTC Viterbi, ctc_align.py) with a
   fine-tuned CTC model: by default the no-pretraining one (of the seed with the lowest test CER),
   so that the frame timing comes from none of the encoders compared; a frame on which the best
@@ -17,9 +17,10 @@ with a kNN accuracy per picture so that the picture is not the only evidence.
   frames, 5-fold cross-validation grouped by utterance (a frame is never classified by
   neighbours from its own utterance, which would make adjacent frames trivially similar).
 - effective rank: of all frames of the aligned test utterances at the same two taps for every
-  model (the training logs measure it at each model's own struc tap, block N for data2vec).
-- models: the SSL encoders of each seed, and the same architecture untrained (seeded init)
-  as a floor. The picture shows the first seed.
+  model (the training logs measure it at the tap of each model's monitored objective, block N
+  for data2vec).
+- models: the SSL encoders of each seed, and the same architecture untrained (seeded init;
+  the config of the table's first SSL model) as a floor. The picture shows the first seed.
 
 Writes bench/results/representation_map.{png,md,json}.
 """
@@ -37,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ctc_align import AlignmentError, ctc_forced_align, frame_labels, most_frequent  # noqa: E402
-from quality_cells import INFERENCE_TAG, MODEL_NAMES, MODELS, SSL_INIT, SSL_MODELS, SYNTH_TEST, Layout  # noqa: E402
+from quality_cells import MODEL_NAMES, MODELS, SCRATCH, SSL_INIT, SSL_MODELS, SYNTH_TEST, Layout  # noqa: E402
 
 UNTRAINED = "untrained"
 NAMES = {UNTRAINED: "untrained encoder", **MODEL_NAMES}
@@ -116,7 +117,7 @@ def load_encoder(ssl_dir: Optional[Path], like: Path, seed: int):
 def encoder_taps(model, audio: np.ndarray) -> Dict[str, np.ndarray]:
     """{"mid": (T, D) block N-1, "high": (T, D) block N after the final norm} of one utterance,
     without masking (the student as fine-tuning will see it)."""
-    from espnet_trinet.models.encoder_layers import embed_frames, final_norm, run_blocks
+    from espnet_trinet.encoders.layerwise import embed_frames, final_norm, run_blocks
 
     speech = torch.from_numpy(audio)[None]
     feats, lengths = model.frontend(speech, torch.tensor([speech.size(1)]))
@@ -228,7 +229,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work_dir", type=Path, default=Path("/tmp/trinet_quality"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--aligner", default="scratch", choices=list(MODELS) + ["best"],
+    parser.add_argument("--aligner", default=SCRATCH, choices=list(MODELS) + ["best"],
                         help="fine-tuned model whose CTC alignment labels the frames (best: lowest test CER of all)")
     parser.add_argument("--output", type=Path, help="path without suffix",
                         default=Path(__file__).resolve().parent / "results" / "representation_map")
@@ -255,7 +256,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     frames = chance = None
     for seed in args.seeds:
         os.chdir(layout.seed(seed))
-        like = layout.ssl_dir(seed, "data2vec")
+        # The untrained floor: the architecture of the first SSL model of the table this seed has.
+        like = next((layout.ssl_dir(seed, m) for m in SSL_MODELS
+                     if (layout.ssl_dir(seed, m) / "config.yaml").exists()), None)
+        if like is None:
+            print(f"seed {seed}: no pretrained model under {layout.seed(seed)}; left out", file=sys.stderr)
+            continue
         for model in (UNTRAINED,) + SSL_MODELS:
             ssl = None if model == UNTRAINED else layout.ssl_dir(seed, model)
             if ssl is not None and not (ssl / SSL_INIT).exists():

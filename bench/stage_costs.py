@@ -26,18 +26,26 @@ RECIPE = REPO / "egs2" / "mini_synth" / "trinet1"
 STAGE_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) \(trinet\.sh:\d+:main\) Stage (\d+): (.*)$")
 END_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) \(trinet\.sh:\d+:main\) Successfully finished")
 ACCOUNTING = re.compile(r"# Accounting: time=(\d+)")
-# Where each stage writes: the disk it uses is the growth of these paths.
+# Where each stage writes (glob patterns; the recipe's methods name exp/ssl_<method> and
+# exp/asr_<method>): the disk a stage uses is the growth of what these match.
 STAGE_OUTPUTS = {
     1: ["db", "data"], 2: ["data"], 3: ["dump/raw/org"], 4: ["dump/raw"], 5: ["data/token_list"],
-    6: ["exp/ssl_stats_16000"], 7: ["exp/ssl_data2vec"], 8: ["exp/asr_stats_char", "exp/asr_data2vec", "exp/asr_scratch"],
-    9: ["dump/frozen_targets_ctc", "exp/ssl_trinet"], 10: ["exp/asr_trinet"], 11: ["exp"], 12: ["exp"],
+    6: ["exp/ssl_stats_16000"], 7: ["exp/ssl_*"], 8: ["exp/asr_*"],
+    9: ["dump/frozen_targets_*", "exp/ssl_*"], 10: ["exp/asr_*"], 11: ["exp"], 12: ["exp"],
 }
+SSL_TRAIN_SET = "train"  # mini_synth's --ssl_train_set: the set whose dump is costed
 
 
 def disk_bytes(path: Path) -> int:
     if not path.exists():
         return 0
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def stage_disk(recipe: Path, patterns: List[str]) -> int:
+    """Bytes in what ``patterns`` match under ``recipe`` now (each path once)."""
+    paths = {p for pattern in patterns for p in recipe.glob(pattern)}
+    return sum(disk_bytes(p) for p in paths if not any(q in p.parents for q in paths))
 
 
 def copy_recipe(run_dir: Path) -> Path:
@@ -67,18 +75,26 @@ def stage_times(log: str) -> List[Dict]:
     return rows
 
 
-def dump_cost(recipe: Path, dset: str = "train") -> Dict:
-    """Frozen-target dump of one set: job seconds, bytes, and both per hour of audio."""
-    out = recipe / "dump" / "frozen_targets_ctc" / dset
+def dump_dirs(recipe: Path, dset: str = SSL_TRAIN_SET) -> List[Path]:
+    """Every finished frozen-target dump of ``dset`` (one per projector the run's methods dumped)."""
+    return sorted(d.parent for d in (recipe / "dump").glob(f"frozen_targets_*/{dset}/targets_info.yaml"))
+
+
+def dump_cost(out: Path, recipe: Path) -> Dict:
+    """Frozen-target dump of one set (``out`` = dump/frozen_targets_<projector>/<set>): job
+    seconds, bytes, and both per hour of audio."""
+    dset = out.name
     info = yaml.safe_load((out / "targets_info.yaml").read_text())
     samples = sum(int(line.split()[1]) for line in (recipe / "dump" / "raw" / dset / "utt2num_samples").read_text().splitlines())
     hours = samples / 16000 / 3600
     job_seconds = [int(m) for log in sorted((out / "log").glob("dump.*.log")) for m in ACCOUNTING.findall(log.read_text())]
     return dict(
-        set=dset, utterances=info["num_utterances"], audio_hours=hours, jobs=len(job_seconds),
+        set=dset, dump=str(out.relative_to(recipe)), projector=info.get("projector"),
+        utterances=info["num_utterances"], audio_hours=hours, jobs=len(job_seconds),
         wall_s=max(job_seconds), cpu_job_s=sum(job_seconds), bytes=info["bytes"],
         wall_s_per_hour=max(job_seconds) / hours, job_s_per_hour=sum(job_seconds) / hours,
         mb_per_hour=info["bytes"] / 2**20 / hours, dtype=info["dtype"], output_dim=info["output_dim"],
+        kind=info["kind"],
     )
 
 
@@ -99,33 +115,37 @@ def main(argv=None) -> int:
         # One stage at a time, so the disk each stage adds can be measured after it.
         with open(log_file, "w") as log:
             for stage in range(1, 13):
-                before = {p: disk_bytes(recipe / p) for p in STAGE_OUTPUTS[stage]}
+                before = stage_disk(recipe, STAGE_OUTPUTS[stage])
                 result = subprocess.run(["./run.sh", "--stage", str(stage), "--stop_stage", str(stage)], cwd=recipe,
                                         stdout=log, stderr=subprocess.STDOUT)
                 if result.returncode != 0:
                     print(f"stage {stage} failed, see {log_file}", file=sys.stderr)
                     return 1
-                disk[stage] = sum(disk_bytes(recipe / p) - b for p, b in before.items())
+                disk[stage] = stage_disk(recipe, STAGE_OUTPUTS[stage]) - before
         (args.run_dir / "disk.json").write_text(json.dumps(disk))
     disk = {int(k): v for k, v in json.loads((args.run_dir / "disk.json").read_text()).items()}
     rows = stage_times(log_file.read_text())
     for row in rows:
         row["disk_mb"] = disk.get(row["stage"], 0) / 2**20
-    dump = dump_cost(recipe)
+    dumps = [dump_cost(out, recipe) for out in dump_dirs(recipe)]
     result = dict(command="python bench/stage_costs.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                  stages=rows, dump=dump)
+                  stages=rows, dumps=dumps, **(dict(dump=dumps[0]) if len(dumps) == 1 else {}))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "stage_costs.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [f"Command: `{result['command']}` (mini_synth defaults, 2-core CPU; each stage run alone)", "",
              "| stage | what | wall (s) | disk added (MB) |", "|---|---|---|---|"]
     lines += [f"| {r['stage']} | {r['title']} | {r['seconds']:.0f} | {r['disk_mb']:.1f} |" for r in rows]
-    lines += [f"| all | | {sum(r['seconds'] for r in rows):.0f} | {sum(r['disk_mb'] for r in rows):.1f} |", "",
-              f"Frozen-target dump of `{dump['set']}` ({dump['utterances']} utterances, {dump['audio_hours']:.3f} h, "
-              f"{dump['jobs']} parallel jobs, {dump['dtype']} x {dump['output_dim']} soft targets): "
-              f"{dump['wall_s']} s wall, {dump['cpu_job_s']} job-seconds, {dump['bytes'] / 2**20:.1f} MB; per hour of "
-              f"audio {dump['wall_s_per_hour']:.0f} s wall, {dump['job_s_per_hour']:.0f} job-seconds, "
-              f"{dump['mb_per_hour']:.1f} MB. The job time includes loading Python, ESPnet and the teacher, "
-              f"which dominates at this size."]
+    lines += [f"| all | | {sum(r['seconds'] for r in rows):.0f} | {sum(r['disk_mb'] for r in rows):.1f} |"]
+    for dump in dumps:
+        where = "" if len(dumps) == 1 else f" in `{dump['dump']}`"
+        lines += ["", f"Frozen-target dump of `{dump['set']}`{where} ({dump['utterances']} utterances, "
+                  f"{dump['audio_hours']:.3f} h, {dump['jobs']} parallel jobs, {dump['dtype']} x {dump['output_dim']} "
+                  f"{dump['kind']} targets): {dump['wall_s']} s wall, {dump['cpu_job_s']} job-seconds, "
+                  f"{dump['bytes'] / 2**20:.1f} MB; per hour of audio {dump['wall_s_per_hour']:.0f} s wall, "
+                  f"{dump['job_s_per_hour']:.0f} job-seconds, {dump['mb_per_hour']:.1f} MB. The job time includes "
+                  "loading Python, ESPnet and the teacher, which dominates at this size."]
+    if not dumps:
+        lines += ["", f"No frozen-target dump of `{SSL_TRAIN_SET}` in this run (no method with offline targets)."]
     text = "\n".join(lines) + "\n"
     (args.output_dir / "stage_costs.md").write_text(text)
     print(text)

@@ -5,26 +5,71 @@ backward + optimizer step, and for our task the EMA teacher update, which runs i
 optimizer's step-post hook exactly as in training.
 
 - ``espnet_hubert``: ESPnet's own SSL task (espnet2.tasks.ssl) with its HuBERT loss,
-  the peer users have today. Its model masks before the encoder, so its conformer has no
-  subsampling; a wav2vec CNN frontend with one extra stride-2 layer (640 samples, 40 ms)
-  gives it the same frame rate as ours (fbank 10 ms + 4x conv2d).
-- ``data2vec``: our task, no frozen teacher.
-- ``trinet_online``: TriNet, the frozen ASR teacher run in every step.
-- ``trinet_offline``: TriNet reading precomputed soft targets (as from the offline dump).
+  the peer users have today (the external reference). Its model masks before the encoder,
+  so its conformer has no subsampling; a wav2vec CNN frontend with one extra stride-2 layer
+  (640 samples, 40 ms) gives it the same frame rate as ours (fbank 10 ms + 4x conv2d).
+- one variant per pretraining method of the benchmarks (``methods.METHODS``, each the
+  mini_synth config ``conf/pretrain_<method>_tiny.yaml`` at this encoder size): ``<method>``
+  for a method without a frozen-teacher target (data2vec), and for a method with one (TriNet)
+  ``<method>_online`` (the frozen ASR teacher run in every step) and ``<method>_offline``
+  (precomputed targets read from the batch, as from the offline dump).
+
+The baseline of the ratios is the first method without a frozen teacher (the recipe's
+default teacher method).
 """
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-TINY_CONF = REPO / "egs2" / "mini_synth" / "trinet1" / "conf"
-VARIANTS = ("espnet_hubert", "data2vec", "trinet_online", "trinet_offline")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from methods import METHODS, RECIPE, method_config, method_info  # noqa: E402
+
+TINY_CONF = RECIPE / "conf"
+HUBERT = "espnet_hubert"
+FROZEN_MODES = ("online", "offline")
 NUM_TOKENS = 32  # the frozen teacher's CTC vocabulary (letters + specials)
 HUBERT_CLASSES = 500  # k-means units, as in HuBERT's second iteration
+
+
+def method_variants(method: str) -> List[str]:
+    """The variants of one method: itself, or one per frozen-teacher mode."""
+    if method_info(method)["method_needs_teacher"] == "true":
+        return [f"{method}_{mode}" for mode in FROZEN_MODES]
+    return [method]
+
+
+def variant_spec(name: str) -> Tuple[str, Optional[str]]:
+    """(method, frozen mode or None) of a variant name (not ``espnet_hubert``)."""
+    for method in dict.fromkeys([name, name.rsplit("_", 1)[0]]):
+        try:
+            method_config(method)
+        except FileNotFoundError:
+            continue
+        if name in method_variants(method):
+            return method, (None if name == method else name.rsplit("_", 1)[1])
+    raise ValueError(f"unknown variant {name}; choose from {variants()} or <method>[_online|_offline] of a "
+                     f"config {TINY_CONF}/pretrain_<method>_tiny.yaml")
+
+
+def variants(methods: Sequence[str] = METHODS) -> Tuple[str, ...]:
+    """HuBERT, then the variants of each method."""
+    return (HUBERT,) + tuple(v for m in methods for v in method_variants(m))
+
+
+def baseline(names: Sequence[str]) -> str:
+    """The variant the others are compared with: the first of a method without a frozen teacher."""
+    for name in names:
+        if name != HUBERT and variant_spec(name)[1] is None:
+            return name
+    raise ValueError(f"{list(names)}: no variant of a method without a frozen teacher to compare with")
+
+
+VARIANTS = variants()
 
 
 @dataclass
@@ -91,15 +136,25 @@ def _parse(task, config: Dict, tmp: Path, name: str):
     return task.get_parser().parse_args(["--config", str(path)])
 
 
-def _trinet_args(size: EncoderSize, conf_name: str, overrides: Dict, tmp: Path, name: str):
+def _method_args(size: EncoderSize, method: str, target_conf: Dict, tmp: Path, name: str):
+    """The method's tiny config at this encoder size, with ``target_conf`` overrides by target name."""
+    from espnet_trinet.encoders.layerwise import parse_block
     from espnet_trinet.tasks.trinet import TriNetTask
 
-    config = yaml.safe_load((TINY_CONF / conf_name).read_text())
-    config.update(normalize="utterance_mvn", normalize_conf={}, encoder_conf=size.conformer_conf(), **overrides)
+    config = yaml.safe_load(method_config(method).read_text())
+    config.update(normalize="utterance_mvn", normalize_conf={}, encoder_conf=size.conformer_conf())
     config["model_conf"].pop("collapse_guard", None)  # random audio: the guard is not under test
-    # Targets: the top 2/3 of the blocks, as the paper's 8 of 12.
-    config["model_conf"]["target_top_k"] = max(1, (2 * size.num_blocks) // 3)
-    return _parse(TriNetTask, config, tmp, name)
+    args = _parse(TriNetTask, config, tmp, name)
+    overrides = {}
+    for spec in config.get("targets", []):
+        if spec["type"] == "ema_layers":
+            # Targets: the top 2/3 of the blocks, as the paper's 8 of 12 (below the config's top block).
+            last = parse_block((spec.get("conf") or {}).get("last_block", "N"), size.num_blocks) + 1
+            overrides[spec["name"]] = dict(top_k=min(last, max(1, (2 * size.num_blocks) // 3)))
+    for source, conf in target_conf.items():
+        overrides.setdefault(source, {}).update(conf)
+    args.target_conf = overrides
+    return args
 
 
 def _frozen_teacher(size: EncoderSize, tmp: Path) -> Path:
@@ -162,7 +217,7 @@ def build_variant(name: str, size: EncoderSize, speech: torch.Tensor, lengths: t
 
     torch.manual_seed(0)
     batch = dict(speech=speech.to(device), speech_lengths=lengths.to(device))
-    if name == "espnet_hubert":
+    if name == HUBERT:
         task, args = _hubert_args(size, tmp)
         model = task.build_model(args).to(device)
         # HuBERT's targets: one k-means unit per frame of the CNN frontend (40 ms).
@@ -171,29 +226,34 @@ def build_variant(name: str, size: EncoderSize, speech: torch.Tensor, lengths: t
         text = torch.randint(0, HUBERT_CLASSES, (len(lengths), int(frames.max())),
                              generator=torch.Generator().manual_seed(0))
         batch.update(text=text.to(device), text_lengths=frames.to(device))
-    elif name == "data2vec":
-        task, args = TriNetTask, _trinet_args(size, "pretrain_data2vec_tiny.yaml", {}, tmp, name)
-        model = task.build_model(args).to(device)
-    elif name in ("trinet_online", "trinet_offline"):
-        teacher = tmp / "teacher" / "model.pth"
-        if not teacher.exists():
-            teacher = _frozen_teacher(size, tmp)
-        online = _trinet_args(size, "pretrain_trinet_tiny.yaml",
-                              dict(frozen_teacher="online",
-                                   frozen_teacher_conf=dict(asr_model_file=str(teacher), projector="ctc")), tmp, name)
-        task, args = TriNetTask, online
-        model = task.build_model(args).to(device)
-        if name == "trinet_offline":
-            # The same soft targets the dump would store, computed once here and fed as data.
-            with torch.no_grad():
-                targets, target_lengths = model.frozen_targets(batch["speech"], batch["speech_lengths"])
-            args.frozen_teacher = "offline"
-            args.frozen_teacher_conf = dict(projector="ctc", output_dim=int(targets.shape[-1]))
-            torch.manual_seed(0)
-            model = task.build_model(args).to(device)
-            batch.update(frozen_targets=targets, frozen_targets_lengths=target_lengths)
     else:
-        raise ValueError(f"unknown variant {name}; choose from {VARIANTS}")
+        method, mode = variant_spec(name)
+        task = TriNetTask
+        if mode is None:
+            args = _method_args(size, method, {}, tmp, name)
+            model = task.build_model(args).to(device)
+        else:
+            teacher = tmp / "teacher" / "model.pth"
+            if not teacher.exists():
+                teacher = _frozen_teacher(size, tmp)
+            sources = method_info(method)["method_frozen_sources"].split()
+            online = {source: dict(mode="online", asr_model_file=str(teacher)) for source in sources}
+            args = _method_args(size, method, online, tmp, name)
+            model = task.build_model(args).to(device)
+            if mode == "offline":
+                # The same targets the dump would store, computed once here and fed as data
+                # (as ESPnet's loader gives them: float).
+                offline = {}
+                with torch.no_grad():
+                    for source in sources:
+                        frozen = model.targets[source]
+                        targets, target_lengths = frozen.teacher_targets(batch["speech"], batch["speech_lengths"])
+                        key = method_info(method)[f"method_frozen_{source}_data_key"]
+                        batch.update({key: targets.float(), f"{key}_lengths": target_lengths})
+                        offline[source] = dict(mode="offline", output_dim=int(frozen.output_dim))
+                torch.manual_seed(0)
+                args = _method_args(size, method, offline, tmp, name)
+                model = task.build_model(args).to(device)
     model.train()
     optimizer = task.build_optimizers(args, model)[0]
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

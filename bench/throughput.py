@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Training-step cost of ESPnet's HuBERT SSL task, our data2vec, and TriNet (frozen
-teacher online / targets offline), measured in one process on the same audio batch.
+"""Training-step cost of ESPnet's HuBERT SSL task and of the benchmarks' pretraining methods
+(bench/methods.py; today data2vec, and TriNet with its frozen teacher online / targets offline),
+measured in one process on the same audio batch.
 
     python bench/throughput.py --quick            # < 1 min on a CPU
     python bench/throughput.py                    # CPU: small and base-width sizes
     python bench/throughput.py --device cuda --dtype bf16 --sizes base --batch 8 --seconds 15
+    python bench/throughput.py --quick --methods data2vec,trinet   # the variants of these configs
 
 Writes bench/results/throughput_<device>[_quick].{md,json} and prints the table.
 """
@@ -22,9 +24,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import count_flops, matmul_rate, peak_memory_mb, summarise, time_interleaved  # noqa: E402
-from step_variants import SIZES, VARIANTS, build_variant, make_audio  # noqa: E402
+from step_variants import (  # noqa: E402
+    HUBERT, SIZES, VARIANTS, baseline, build_variant, make_audio, variant_spec, variants,
+)
 
-TARGETS = {"trinet_offline": 1.05, "trinet_online": 1.30}  # step time / data2vec's
+# Step time / the baseline's (the first method without a frozen teacher), by frozen-teacher mode.
+TARGETS = {"offline": 1.05, "online": 1.30}
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -33,7 +38,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast (GPU)")
     parser.add_argument("--sizes", default="small,base4", help=f"comma-separated, from {sorted(SIZES)}")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated pretraining methods (conf/pretrain_<method>_tiny.yaml); "
+                             "their variants and HuBERT's are timed (default: bench/methods.py's)")
+    parser.add_argument("--variants", default=None, help=f"comma-separated (default: {','.join(VARIANTS)})")
     parser.add_argument("--batch", type=int, default=4, help="utterances per step")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds per utterance")
     parser.add_argument("--warmup", type=int, default=2)
@@ -46,6 +54,10 @@ def get_parser() -> argparse.ArgumentParser:
 def run(args) -> dict:
     if args.quick:
         args.sizes, args.batch, args.seconds, args.warmup, args.repeats = "tiny", 2, 3.0, 2, 9
+    if args.variants is None:
+        args.variants = ",".join(variants(args.methods.split(",")) if args.methods else VARIANTS)
+    names = args.variants.split(",")
+    base = baseline(names)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     speech, lengths = make_audio(args.batch, args.seconds)
@@ -56,8 +68,7 @@ def run(args) -> dict:
     for size_key in args.sizes.split(","):
         size = SIZES[size_key]
         with tempfile.TemporaryDirectory() as tmp:
-            variants = [build_variant(name, size, speech, lengths, device, Path(tmp))
-                        for name in args.variants.split(",")]
+            built = [build_variant(name, size, speech, lengths, device, Path(tmp)) for name in names]
 
             def stepper(v):
                 def step():
@@ -65,26 +76,27 @@ def run(args) -> dict:
                         return v.train_step()
                 return step
 
-            steps = {v.name: stepper(v) for v in variants}
+            steps = {v.name: stepper(v) for v in built}
             times = time_interleaved(steps, device, args.warmup, args.repeats)
-            for v in variants:
+            for v in built:
                 median_s, spread_s = summarise(times[v.name])
                 mem = peak_memory_mb(steps[v.name], device)
                 flops = count_flops(steps[v.name])
-                rows.append(dict(size=size.name, variant=v.name, step_s=median_s, spread_s=spread_s,
+                mode = None if v.name == HUBERT else variant_spec(v.name)[1]
+                rows.append(dict(size=size.name, variant=v.name, frozen_mode=mode, step_s=median_s, spread_s=spread_s,
                                  peak_mem_mb=mem, tflop_per_step=flops / 1e12,
                                  trainable_m=v.trainable_params / 1e6))
                 print(f"{size.name:>20} {v.name:>15}: {median_s:.3f} s/step, {mem:.0f} MB, "
                       f"{flops / 1e12:.3f} TFLOP", flush=True)
-            del variants, steps
+            del built, steps
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     audio_s = args.batch * args.seconds
     peak_rate = matmul_rate(device, torch.bfloat16 if args.dtype == "bf16" else torch.float32) \
         if device.type == "cuda" else float("nan")
     for row in rows:
-        base = next(r for r in rows if r["size"] == row["size"] and r["variant"] == "data2vec")
-        row["vs_data2vec"] = row["step_s"] / base["step_s"]
+        ref = next(r for r in rows if r["size"] == row["size"] and r["variant"] == base)
+        row[f"vs_{base}"] = row["step_s"] / ref["step_s"]
         row["audio_s_per_s"] = audio_s / row["step_s"]
         row["mfu"] = row["tflop_per_step"] * 1e12 / row["step_s"] / peak_rate
     return dict(
@@ -93,7 +105,7 @@ def run(args) -> dict:
             command="python bench/throughput.py " + " ".join(sys.argv[1:]),
             date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             device=torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-            dtype=args.dtype, threads=args.threads, batch=args.batch, seconds=args.seconds,
+            baseline=base, dtype=args.dtype, threads=args.threads, batch=args.batch, seconds=args.seconds,
             warmup=args.warmup, repeats=args.repeats, torch=torch.__version__,
             matmul_tflops=peak_rate / 1e12,
         ),
@@ -102,6 +114,7 @@ def run(args) -> dict:
 
 def markdown(result: dict) -> str:
     s = result["setup"]
+    base = s["baseline"]
     lines = [
         f"Command: `{s['command']}`",
         "",
@@ -110,15 +123,17 @@ def markdown(result: dict) -> str:
         "rounds, the variants' steps interleaved. Peak memory: GPU allocator peak above the resting model and "
         "optimizer state; CPU: peak bytes of live tensors created in one step.",
         "",
-        "| size | variant | step (s) | spread (s) | x data2vec | target | audio s / s | peak mem (MB) | TFLOP/step | MFU | trainable (M) |",
+        f"| size | variant | step (s) | spread (s) | x {base} | target | audio s / s | peak mem (MB) | TFLOP/step | MFU | "
+        "trainable (M) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
-        target = TARGETS.get(r["variant"])
-        verdict = "" if target is None else (f"<= {target}: " + ("met" if r["vs_data2vec"] <= target else "MISSED"))
+        target = TARGETS.get(r["frozen_mode"])
+        ratio = r[f"vs_{base}"]
+        verdict = "" if target is None else (f"<= {target}: " + ("met" if ratio <= target else "MISSED"))
         mfu = "-" if r["mfu"] != r["mfu"] else f"{100 * r['mfu']:.1f} %"
         lines.append(
-            f"| {r['size']} | {r['variant']} | {r['step_s']:.3f} | {r['spread_s']:.3f} | {r['vs_data2vec']:.2f} | "
+            f"| {r['size']} | {r['variant']} | {r['step_s']:.3f} | {r['spread_s']:.3f} | {ratio:.2f} | "
             f"{verdict} | {r['audio_s_per_s']:.1f} | {r['peak_mem_mb']:.0f} | {r['tflop_per_step']:.3f} | {mfu} | "
             f"{r['trainable_m']:.1f} |"
         )

@@ -10,18 +10,30 @@ from trinet_testing import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
 from measure import PeakTensorMemory, count_flops, time_interleaved  # noqa: E402
-from step_variants import SIZES, VARIANTS, build_variant, make_audio  # noqa: E402
+from step_variants import SIZES, VARIANTS, baseline, build_variant, make_audio, variant_spec, variants  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def variants(tmp_path_factory):
+def built(tmp_path_factory):
     speech, lengths = make_audio(2, 1.5)
     tmp = tmp_path_factory.mktemp("bench")
     return {name: build_variant(name, SIZES["tiny"], speech, lengths, torch.device("cpu"), tmp) for name in VARIANTS}
 
 
-def test_every_variant_updates_its_weights(variants):
-    for name, v in variants.items():
+def test_the_variants_come_from_the_method_configs():
+    # The methods' configs: data2vec has no frozen teacher, TriNet's frozen_asr target gives two modes.
+    assert VARIANTS == ("espnet_hubert", "data2vec", "trinet_online", "trinet_offline")
+    assert variants(["trinet"]) == ("espnet_hubert", "trinet_online", "trinet_offline")
+    assert variant_spec("trinet_offline") == ("trinet", "offline") and variant_spec("data2vec") == ("data2vec", None)
+    assert baseline(VARIANTS) == "data2vec"
+    with pytest.raises(ValueError, match="unknown variant data2vec_online"):
+        variant_spec("data2vec_online")
+    with pytest.raises(ValueError, match="no variant of a method without a frozen teacher"):
+        baseline(["espnet_hubert", "trinet_online"])
+
+
+def test_every_variant_updates_its_weights(built):
+    for name, v in built.items():
         before = {k: p.detach().clone() for k, p in v.model.named_parameters() if p.requires_grad}
         loss = v.train_step()
         assert loss == loss, name  # finite
@@ -29,10 +41,19 @@ def test_every_variant_updates_its_weights(variants):
         assert changed > 0, name
 
 
-def test_trinet_steps_move_the_ema_teacher_and_offline_skips_the_frozen_teacher(variants):
-    online, offline = variants["trinet_online"], variants["trinet_offline"]
+def test_trinet_steps_move_the_ema_teacher_and_offline_skips_the_frozen_teacher(built):
+    online, offline = built["trinet_online"], built["trinet_offline"]
     assert int(online.model.num_updates) >= 1 and int(offline.model.num_updates) >= 1
     assert "frozen_targets" in offline.batch and "frozen_targets" not in online.batch
+    assert online.model.targets["frozen"].mode == "online" and offline.model.targets["frozen"].mode == "offline"
+    # The same model, and the same targets online and dumped.
+    assert online.trainable_params == offline.trainable_params
+    targets, lengths = online.model.targets["frozen"].teacher_targets(online.batch["speech"],
+                                                                      online.batch["speech_lengths"])
+    assert torch.equal(targets.float(), offline.batch["frozen_targets"])
+    assert torch.equal(lengths, offline.batch["frozen_targets_lengths"])
+    # The EMA targets are the top 2/3 of the blocks (2 of the tiny size's 4), as the paper's 8 of 12.
+    assert {v.model.targets["ema"].top_k for n, v in built.items() if n != "espnet_hubert"} == {2}
     # The offline step does less work than the online one: no teacher forward.
     assert count_flops(offline.train_step) < count_flops(online.train_step)
 
@@ -53,3 +74,19 @@ def test_interleaved_timing_gives_each_variant_its_rounds():
     times = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
                              torch.device("cpu"), warmup=1, repeats=3)
     assert calls == ["a", "b"] * 4 and {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+
+
+def test_the_table_compares_with_the_baseline_and_judges_each_frozen_mode():
+    from throughput import markdown
+
+    setup = dict(command="python bench/throughput.py --quick", date="today", device="cpu", dtype="fp32", threads=1,
+                 batch=2, seconds=3.0, warmup=2, repeats=9, torch="x", matmul_tflops=float("nan"), baseline="data2vec")
+    rows = [dict(size="tiny", variant=v, frozen_mode=mode, step_s=step, spread_s=0.01, vs_data2vec=step / 0.2,
+                 audio_s_per_s=6 / step, peak_mem_mb=10, tflop_per_step=0.003, mfu=float("nan"), trainable_m=1.0)
+            for v, mode, step in (("data2vec", None, 0.2), ("trinet_online", "online", 0.27),
+                                  ("trinet_offline", "offline", 0.2))]
+    text = markdown(dict(rows=rows, setup=setup))
+    assert "| size | variant | step (s) | spread (s) | x data2vec | target |" in text
+    assert "| tiny | data2vec | 0.200 | 0.010 | 1.00 |  |" in text
+    assert "| tiny | trinet_online | 0.270 | 0.010 | 1.35 | <= 1.3: MISSED |" in text
+    assert "| tiny | trinet_offline | 0.200 | 0.010 | 1.00 | <= 1.05: met |" in text

@@ -16,10 +16,13 @@ PREFIX = "[vm] 2026-11-22 23:44:05,976 (trainer:811) INFO: "
 
 
 def interval(epoch, first, last, target_var, eff_rank=50.0):
-    # As ESPnet 202511 writes it, including the missing separator after ema_decay.
+    # As ESPnet 202511 writes TriNet's stats (the monitored objective's target_var / pred_var, then
+    # each objective's own), including the missing separator after ema_decay.
     return (f"{PREFIX}{epoch}epoch:train:{first}-{last}batch: iter_time=0.033, forward_time=0.954, "
-            f"loss_struc=1.286, loss=1.286, ema_decay=0.990target_var={target_var}, pred_var=3.940e-01, "
-            f"eff_rank={eff_rank}, mask_ratio=0.486, clip=0.000e+00, optim0_lr0=2.667e-05, train_time=2.157")
+            f"loss_struc=1.286, loss_regul=2.500, loss=3.786, target_var={target_var}, pred_var=3.940e-01, "
+            f"pred_var_struc=3.940e-01, target_var_struc={target_var}, pred_var_regul=0.120, target_var_regul=0.700, "
+            f"ema_decay=0.990eff_rank={eff_rank}, mask_ratio=0.486, nonfinite_loss=0.000e+00, clip=0.000e+00, "
+            "optim0_lr0=2.667e-05, train_time=2.157")
 
 
 def results(epoch, total):
@@ -47,6 +50,9 @@ def test_interval_stats_count_updates_across_epochs(tmp_path):
     assert [r["epoch"] for r in records] == [1, 1, 2, 2]
     assert [r["target_var"] for r in records] == [0.99, 0.98, 0.97, 0.96]
     assert records[2]["eff_rank"] == 40.0 and records[0]["pred_var"] == pytest.approx(0.394)
+    # Per-objective statistics are their own keys.
+    regul = interval_stats(log, keys=("target_var_regul", "pred_var_regul", "loss_regul"))
+    assert regul[0] == dict(update=5, epoch=1, target_var_regul=0.7, pred_var_regul=0.12, loss_regul=2.5)
 
 
 def test_interval_stats_errors_name_the_log_and_the_problem(tmp_path):
@@ -81,3 +87,24 @@ def test_mean_band_uses_the_updates_every_seed_logged():
     runs = [[{"update": 5, "v": 1.0}, {"update": 10, "v": 3.0}],
             [{"update": 5, "v": 2.0}, {"update": 10, "v": 5.0}, {"update": 15, "v": 9.0}]]
     assert mean_band(runs, "v") == {"update": [5, 10], "mean": [1.5, 4.0], "min": [1.0, 3.0], "max": [2.0, 5.0]}
+
+
+def test_collapse_curves_follow_the_models_of_the_table(tmp_path):
+    from collapse_curves import COLOURS, load_curves, summary_lines, title
+    from quality_cells import SSL_MODELS, Layout
+
+    assert list(COLOURS) == list(SSL_MODELS) and len(set(COLOURS.values())) == len(COLOURS)
+    layout = Layout(tmp_path)
+    for seed in (0, 1):
+        for key in ("data2vec", "trinet_random"):  # the other models have no logs: left out
+            log = layout.ssl_dir(seed, key) / "train.log"
+            log.parent.mkdir(parents=True)
+            log.write_text("\n".join([interval(1, 1, 5, 0.9 + seed / 100), results(1, 8)]) + "\n")
+    assert layout.ssl_dir(0, "trinet_random") == tmp_path / "seed0/egs2/mini_synth/trinet1/exp/trinet_random/ssl_trinet"
+    curves = load_curves(layout, [0, 1])
+    assert list(curves) == ["data2vec", "trinet_random"]
+    assert curves["trinet_random"]["target_var"]["mean"] == [pytest.approx(0.905)]
+    assert summary_lines(curves, [0, 1])[2].startswith("| data2vec | target_var | 0.905 |")
+    assert any(line.startswith("| TriNet (random) | eff_rank |") for line in summary_lines(curves, [0, 1]))
+    assert title(curves, [0, 1]) == ("Pretraining statistics on training batches, at each model's struc tap "
+                                     "(data2vec: block N, trinet: block N-1); mean of seeds 0, 1, band = min-max")

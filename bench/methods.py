@@ -1,0 +1,154 @@
+"""The models the benchmarks compare: ONE table, and what the method configs say about them.
+
+Each entry is a model of the quality benchmark's report: a recipe method, i.e. a pretraining
+config of egs2/mini_synth/trinet1 (``conf/pretrain_<method>_tiny.yaml``, as the recipe's
+``--ssl_methods <method> --ssl_config_suffix _tiny`` reads it; None = no pretraining, the
+recipe's scratch baseline), the recipe options that make this variant of it, and the name the
+reports give it. Everything else (which models pretrain after a fine-tuned frozen teacher,
+the names of their frozen-teacher targets, the throughput benchmark's variants) is read from
+the method configs with the recipe's own rules (``espnet_trinet.bin.ssl_method_info``), so no
+driver names a method.
+
+Adding a model is one line here, e.g. a TriNet whose frozen teacher runs online:
+``BenchModel("trinet_ctc_online", "TriNet (ctc, online)", "trinet", ("--frozen_projector", "ctc",
+"--frozen_targets", "online"))``.
+"""
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "egs2" / "mini_synth" / "trinet1"
+CONFIG_SUFFIX = "_tiny"  # mini_synth's run.sh: --ssl_config_suffix _tiny
+SCRATCH = "scratch"  # the recipe's name of the no-pretraining model (exp/asr_scratch)
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    """One model of the benchmarks.
+
+    Attributes:
+        key: its name in cells, work dirs and result files (``exp/fsdd/asr_<key>``, ...).
+        display: its name in the report tables.
+        method: the recipe method (pretraining config), or None for no pretraining.
+        recipe_opts: trinet.sh options of this variant (e.g. ``--frozen_projector random``);
+            only the options that act on the method's own pretraining (stages 9-10) belong
+            here, as its cell is the only one that gets them.
+    """
+
+    key: str
+    display: str
+    method: Optional[str]
+    recipe_opts: Tuple[str, ...] = ()
+
+    def recipe_option(self, name: str) -> str:
+        """The value of ``--<name>`` in ``recipe_opts`` ("" if absent)."""
+        opts = list(self.recipe_opts)
+        flag = f"--{name}"
+        return opts[opts.index(flag) + 1] if flag in opts else ""
+
+
+# The models RESULTS.md reports: no pretraining, data2vec, and TriNet with its three projectors.
+MODEL_TABLE: Tuple[BenchModel, ...] = (
+    BenchModel(SCRATCH, "no pretraining", None),
+    BenchModel("data2vec", "data2vec", "data2vec"),
+    BenchModel("trinet_ctc", "TriNet (ctc)", "trinet", ("--frozen_projector", "ctc")),
+    BenchModel("trinet_random", "TriNet (random)", "trinet", ("--frozen_projector", "random")),
+    BenchModel("trinet_regression", "TriNet (regression)", "trinet", ("--frozen_projector", "regression")),
+)
+BY_KEY: Dict[str, BenchModel] = {m.key: m for m in MODEL_TABLE}
+MODELS: Tuple[str, ...] = tuple(BY_KEY)
+MODEL_NAMES: Dict[str, str] = {m.key: m.display for m in MODEL_TABLE}
+SSL_MODELS: Tuple[str, ...] = tuple(m.key for m in MODEL_TABLE if m.method is not None)
+# The recipe methods of the table, each once, in table order.
+METHODS: Tuple[str, ...] = tuple(dict.fromkeys(m.method for m in MODEL_TABLE if m.method is not None))
+
+
+def model(key: str) -> BenchModel:
+    try:
+        return BY_KEY[key]
+    except KeyError:
+        raise ValueError(f"unknown model '{key}'; the benchmark's models are {list(BY_KEY)}") from None
+
+
+def method_config(method: str, conf_dir: Path = RECIPE / "conf") -> Path:
+    """The method's pretraining config, as the recipe finds it."""
+    path = Path(conf_dir) / f"pretrain_{method}{CONFIG_SUFFIX}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"method '{method}' has no pretraining config {path}")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _info(method: str, frozen_mode: str, frozen_projector: str) -> Tuple[Tuple[str, str], ...]:
+    import yaml
+
+    from espnet_trinet.bin.ssl_method_info import method_info
+
+    config = yaml.safe_load(method_config(method).read_text(encoding="utf-8")) or {}
+    return tuple(method_info(config, "", frozen_mode, frozen_projector).items())
+
+
+def method_info(method: str, frozen_mode: str = "", frozen_projector: str = "") -> Dict[str, str]:
+    """What the recipe reads of a method's config (``ssl_method_info``'s shell variables)."""
+    return dict(_info(method, frozen_mode, frozen_projector))
+
+
+def model_info(key: str) -> Dict[str, str]:
+    """``method_info`` of a model's method with the model's own recipe options."""
+    m = model(key)
+    if m.method is None:
+        raise ValueError(f"'{key}' has no pretraining method")
+    return method_info(m.method, m.recipe_option("frozen_targets"), m.recipe_option("frozen_projector"))
+
+
+def needs_teacher(key: str) -> bool:
+    """Does the model pretrain after a fine-tuned frozen teacher (recipe stages 9-10)?"""
+    return model(key).method is not None and model_info(key)["method_needs_teacher"] == "true"
+
+
+def frozen_sources(method: str) -> List[str]:
+    """The names of the method's frozen-teacher targets (e.g. ["frozen"])."""
+    return method_info(method)["method_frozen_sources"].split()
+
+
+def frozen_label(key: str) -> str:
+    """"<projector>, <mode>" of each frozen-teacher target of the model ("" without one)."""
+    return model_info(key)["method_label"] if model(key).method is not None else ""
+
+
+def independent(keys: Sequence[str]) -> List[str]:
+    """Of ``keys``, the SSL models that pretrain without a frozen teacher (recipe stages 7-8)."""
+    return [k for k in keys if model(k).method is not None and not needs_teacher(k)]
+
+
+def with_teacher(keys: Sequence[str]) -> List[str]:
+    """Of ``keys``, the SSL models with a frozen teacher."""
+    return [k for k in keys if needs_teacher(k)]
+
+
+def teacher_model(keys: Sequence[str]) -> Optional[str]:
+    """The model whose fine-tuned version is the frozen teacher: the first one without a frozen
+    teacher (the recipe's default ``--teacher_method``), None when no model needs one."""
+    if not with_teacher(keys):
+        return None
+    base = independent(keys)
+    if not base:
+        raise ValueError(f"{with_teacher(keys)} need a fine-tuned frozen teacher, but none of {list(keys)} "
+                         "pretrains without one")
+    return base[0]
+
+
+def monitored_tap(method: str) -> str:
+    """The tap whose effective rank (and target/prediction spread) the training log reports."""
+    import yaml
+
+    config = yaml.safe_load(method_config(method).read_text(encoding="utf-8")) or {}
+    objectives = config.get("objectives") or []
+    monitor = (config.get("model_conf") or {}).get("monitor") or (objectives[0]["name"] if objectives else None)
+    for objective in objectives:
+        if objective["name"] == monitor:
+            return str((objective.get("conf") or {}).get("tap", "?"))
+    return "?"
