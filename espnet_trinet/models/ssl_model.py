@@ -175,7 +175,9 @@ class SSLModel(AbsESPnetModel):
             objective_stats.update({f"{key}_{name}": value for key, value in out.stats.items()})
             if name == self.monitor:
                 monitored = out.stats  # target_var / pred_var: data2vec's names, the guard's
-        stats["loss"] = loss.detach()
+        # A copy: ESPnet's Trainer divides the loss by accum_grad in place after it registered
+        # the stats, and a detached view of it would be logged divided too.
+        stats["loss"] = loss.detach().clone()
         stats.update(monitored)
         stats.update(objective_stats)
         for source, target in targets.items():

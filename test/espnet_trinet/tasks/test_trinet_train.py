@@ -188,3 +188,10 @@ def test_online_trinet_rebuilds_and_unpacks_without_the_teachers_files(asr_teach
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("rebuilt online 31") == 2
+
+
+def test_logged_loss_is_the_sum_of_its_terms_with_gradient_accumulation(asr_teacher, audio_dirs, tmp_path):
+    # ESPnet divides the loss by accum_grad in place once the stats are registered.
+    stats = _train(TRINET, tmp_path / "trinet", audio_dirs, "--max_epoch", 1, "--accum_grad", 2,
+                   "--target_conf", "frozen.mode=online", "--target_conf", f"frozen.asr_model_file={asr_teacher}")
+    assert stats[1]["loss"] == pytest.approx(stats[1]["loss_struc"] + stats[1]["loss_regul"], rel=1e-5)
