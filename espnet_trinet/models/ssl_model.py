@@ -144,6 +144,8 @@ class SSLModel(AbsESPnetModel):
             # skipped for a non-finite loss gets them put back (see NonFiniteLossGuard).
             self.nonfinite_guard.save_running_stats(self)
         utt_ids = data.pop("utt_id", None)
+
+        # 1. Features, subsampled by the encoder's input layer.
         feats, feats_lengths = self._features(speech, speech_lengths)
         x, pos_emb, masks = embed_frames(self.encoder, feats, feats_lengths)  # (B, T, D)
 
@@ -162,7 +164,7 @@ class SSLModel(AbsESPnetModel):
         hs = run_blocks(self.encoder.encoders, view.x, view.pos_emb, view.masks, **self.layer_drop)
         taps = self._taps(view, hs)
 
-        # 4. Objectives.
+        # 4. Objectives: head(tap) against targets on their frames; the weighted sum.
         loss, stats, objective_stats = 0.0, {}, {}
         num_masked = view.masked.sum()
         dim = self.encoder.output_size()
