@@ -48,7 +48,7 @@ def test_bad_utterances_are_skipped_counted_and_logged(audio_dirs, tmp_path, cap
     assert len(skips) == 4, skips
     bad_batches = sorted(m.split(" in batch ")[1].split()[0] for m in skips)
     assert bad_batches == ["[utt002]", "[utt002]", "[utt005]", "[utt005]"]
-    assert all(m.startswith("update skipped: non-finite loss_struc, loss, target_var") for m in skips)
+    assert all(m.startswith("update skipped: non-finite loss_struc, loss, pred_var, target_var") for m in skips)
 
 
 def test_a_run_with_only_bad_batches_stops_after_the_limit(audio_dirs, tmp_path, caplog):
