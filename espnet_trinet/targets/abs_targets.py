@@ -117,7 +117,3 @@ class AbsTargets(torch.nn.Module, ABC):
         """Settings found while building (e.g. ``output_dim`` from a dump), written back
         into the config, so that ``config.yaml`` rebuilds the same model without them."""
         return {}
-
-    def describe(self) -> str:
-        """A few words for RESULTS.md and logs (e.g. the projector)."""
-        return ""

@@ -78,6 +78,3 @@ class EMALayerTargets(AbsTargets):
 
     def on_update(self, num_updates: int, student_encoder: torch.nn.Module) -> None:
         self.teacher.update(student_encoder.encoders, ema_decay(num_updates, **self.schedule))
-
-    def describe(self) -> str:
-        return f"EMA blocks {self.last_block + 2 - self.top_k}-{self.last_block + 1} ({self.features})"

@@ -65,6 +65,3 @@ class FrameLabelTargets(AbsTargets):
             "labels must be written at the student's frame rate (one per frame after subsampling)",
         )
         return Targets(values, frames, self.kind)
-
-    def describe(self) -> str:
-        return f"{self.output_dim} classes from '{self.data_key}'"

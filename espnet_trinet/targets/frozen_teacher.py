@@ -227,6 +227,3 @@ class FrozenTeacherTargets(AbsTargets):
 
     def resolved_conf(self):
         return dict(output_dim=int(self.output_dim))
-
-    def describe(self) -> str:
-        return f"{self.projector_mode}, {self.mode}"

@@ -91,3 +91,28 @@ def test_an_objective_on_unmasked_frames_and_one_on_all(audio_dirs):
     assert float(stats["loss"]) == pytest.approx(float(stats["loss_struc"]) + 0.5 * float(stats["loss_visible"]),
                                                  rel=1e-6)
     assert model.encoder.after_norm.weight.requires_grad  # tapped now
+
+
+def test_a_view_can_give_the_student_another_waveform(audio_dirs):
+    """The hook for augmented views: the student's blocks see its waveform, the teachers the intact one."""
+    from espnet_trinet.views.span_mask import SpanMaskView
+
+    class ShiftedStudent(SpanMaskView):
+        def student_speech(self, speech, speech_lengths, data):
+            return speech.roll(1600, dims=1)  # 0.1 s later
+
+    speech, lengths = load_batch(audio_dirs[0], 2)
+    results = []
+    for shifted in (False, True):
+        torch.manual_seed(0)
+        model = _data2vec().eval()
+        if shifted:
+            model.view.__class__ = ShiftedStudent
+        seen = {}
+        model.targets["ema"].register_forward_hook(lambda m, i, out: seen.update(targets=out.values))
+        model.view.register_forward_hook(lambda m, i, out: seen.update(student=i[0]))
+        torch.manual_seed(1)
+        model(speech, lengths)
+        results.append(seen)
+    assert torch.equal(results[0]["targets"], results[1]["targets"])  # the teacher: intact audio
+    assert not torch.allclose(results[0]["student"], results[1]["student"])  # the student: its own
