@@ -53,12 +53,12 @@ def mean_band(runs: Sequence[List[Dict[str, float]]], key: str) -> Dict[str, Lis
 def load_curves(layout: Layout, seeds: Sequence[int]) -> Dict[str, Dict[str, Dict[str, List[float]]]]:
     """{model: {stat: mean_band}} for every SSL model with a train.log in every seed."""
     curves = {}
-    for model in SSL_MODELS:
-        logs = [layout.ssl_dir(s, model) / "train.log" for s in seeds]
+    for key in SSL_MODELS:
+        logs = [layout.ssl_dir(s, key) / "train.log" for s in seeds]
         if not all(p.exists() for p in logs):
             continue
         runs = [interval_stats(p, tuple(STATS)) for p in logs]
-        curves[model] = {stat: mean_band(runs, stat) for stat in STATS}
+        curves[key] = {stat: mean_band(runs, stat) for stat in STATS}
     return curves
 
 
@@ -80,11 +80,11 @@ def plot(curves, output: Path, seeds: Sequence[int]) -> None:
 
     fig, axes = plt.subplots(1, len(STATS), figsize=(13, 3.6), dpi=90)
     for ax, (stat, title) in zip(axes, STATS.items()):
-        for model, by_stat in curves.items():
+        for key, by_stat in curves.items():
             c = by_stat[stat]
-            ax.plot(c["update"], c["mean"], color=COLOURS[model], lw=1.4, label=MODEL_NAMES[model])
+            ax.plot(c["update"], c["mean"], color=COLOURS[key], lw=1.4, label=MODEL_NAMES[key])
             if len(seeds) > 1:
-                ax.fill_between(c["update"], c["min"], c["max"], color=COLOURS[model], alpha=0.2, lw=0)
+                ax.fill_between(c["update"], c["min"], c["max"], color=COLOURS[key], alpha=0.2, lw=0)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("optimizer updates")
         ax.grid(alpha=0.3)
@@ -98,10 +98,10 @@ def plot(curves, output: Path, seeds: Sequence[int]) -> None:
 def summary_lines(curves, seeds: Sequence[int]) -> List[str]:
     """A table of the first, lowest and last mean value of each statistic per model."""
     lines = ["| model | stat | first | min | last | last min-max over seeds |", "|---|---|---|---|---|---|"]
-    for model, by_stat in curves.items():
+    for key, by_stat in curves.items():
         for stat in STATS:
             c = by_stat[stat]
-            lines.append(f"| {MODEL_NAMES[model]} | {stat} | {c['mean'][0]:.3f} | {min(c['mean']):.3f} | "
+            lines.append(f"| {MODEL_NAMES[key]} | {stat} | {c['mean'][0]:.3f} | {min(c['mean']):.3f} | "
                          f"{c['mean'][-1]:.3f} | {c['min'][-1]:.3f}-{c['max'][-1]:.3f} |")
     return lines
 

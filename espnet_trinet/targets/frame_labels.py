@@ -4,7 +4,6 @@ import logging
 from pathlib import Path
 from typing import Optional, Sequence
 
-import torch
 import yaml
 
 from espnet_trinet.targets.abs_targets import AbsTargets, StudentInput, TeacherInput, Targets

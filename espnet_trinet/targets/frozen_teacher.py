@@ -134,8 +134,6 @@ class FrozenTeacherTargets(AbsTargets):
     # ------------------------------------------------------------------ interface
     def check_fits(self, student: StudentInput, data_files: Sequence[Path]) -> None:
         if self.mode == "online":
-            if data_files:
-                logging.warning(f"frozen teacher 'online' ignores the dumped targets {[str(f) for f in data_files]}")
             check_frame_rate(student, teacher_signature(self.teacher), str(self.teacher.model_path),
                              MAX_FRAME_MISMATCH)
             self.projector  # noqa: B018  (checks output_dim against the teacher)
