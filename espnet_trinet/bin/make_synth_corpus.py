@@ -1,4 +1,5 @@
-"""Makes the embedded synthetic corpus (espeak-ng speech, generated sentences) in LibriSpeech's layout.
+"""Makes the embedded synthetic corpus (espeak-ng speech, generated sentences) in LibriSpeech's layout,
+with LM text (librispeech-lm-norm.txt) from the same grammar.
 
 Example:
     python -m espnet_trinet.bin.make_synth_corpus --output_dir downloads/synth --nj 2
@@ -17,7 +18,8 @@ def get_parser() -> argparse.ArgumentParser:
     defaults = SynthConfig()
     parser = argparse.ArgumentParser(
         description="Synthetic read-speech corpus in LibriSpeech's layout: subsets train, dev, test "
-        "(dev/test voices and sentences unseen in train). Resumable; a finished corpus is skipped.",
+        "(dev/test voices and sentences unseen in train), and LM text librispeech-lm-norm.txt in the format of "
+        "LibriSpeech's LM corpus (no dev/test sentence in it). Resumable; a finished corpus is skipped.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--output_dir", required=True, help="corpus root (<output_dir>/train/<reader>/<chapter>/...)")
@@ -31,6 +33,12 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--min_sec", type=float, default=defaults.min_sec, help="shortest utterance")
     parser.add_argument("--max_sec", type=float, default=defaults.max_sec, help="longest utterance")
+    parser.add_argument(
+        "--num_lm_sentences",
+        type=int,
+        default=defaults.num_lm_sentences,
+        help="lines of the LM text librispeech-lm-norm.txt (text only, about a second per 20000)",
+    )
     parser.add_argument("--nj", type=int, default=1, help="parallel synthesis processes")
     parser.add_argument("--verbose", action="store_true")
     return parser
@@ -48,6 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         eval_utts_per_speaker=args.eval_utts_per_speaker,
         min_sec=args.min_sec,
         max_sec=args.max_sec,
+        num_lm_sentences=args.num_lm_sentences,
     )
     try:
         make_synth_corpus(args.output_dir, config, nj=args.nj)

@@ -1,8 +1,10 @@
-"""Stage 1: LibriSpeech-layout subsets -> Kaldi data dirs ``<output_dir>/<subset with - as _>``.
+"""Stage 1: LibriSpeech-layout subsets -> Kaldi data dirs ``<output_dir>/<subset with - as _>``,
+and optionally the corpus's LM text -> ``data/local/other_text/text``.
 
 Example:
     python -m espnet_trinet.bin.prepare_librispeech --corpus_dir /data/LibriSpeech \
-        --subsets train-clean-100 dev-clean test-clean --output_dir data
+        --subsets train-clean-100 dev-clean test-clean --output_dir data \
+        --lm_text_output data/local/other_text/text
 """
 
 import argparse
@@ -12,7 +14,7 @@ from typing import Optional, Sequence
 
 from espnet_trinet.utils.cli_logging import setup_logging
 from espnet_trinet.data.datadir import DataDirError
-from espnet_trinet.data.librispeech import data_dir_name, prepare_librispeech
+from espnet_trinet.data.librispeech import data_dir_name, prepare_librispeech, prepare_lm_text
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -42,6 +44,12 @@ def get_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="fail when a larger fraction of a subset is excluded (likely the wrong folder or a broken copy)",
     )
+    parser.add_argument(
+        "--lm_text_output",
+        help="also write the corpus's LM text (librispeech-lm-norm.txt[.gz] in corpus_dir or its parent) to "
+        "this file as librispeech_lm_norm_<line:08d> <normalised sentence>, e.g. data/local/other_text/text; "
+        "when there is none, a warning says where to put it",
+    )
     parser.add_argument("--verbose", action="store_true")
     return parser
 
@@ -62,6 +70,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except (FileNotFoundError, DataDirError) as err:
             print(f"prepare_librispeech: {err}", file=sys.stderr)
             failed += 1
+    if args.lm_text_output:
+        prepare_lm_text(args.corpus_dir, args.lm_text_output)
     return 1 if failed else 0
 
 

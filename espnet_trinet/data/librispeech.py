@@ -6,10 +6,13 @@ the layout of LibriSpeech and of the corpora this project makes itself (syntheti
 As in Kaldi's LibriSpeech recipe, the speaker of an utterance is ``<reader>-<chapter>`` by
 default, so speaker ids are prefixes of utterance ids. What cannot be used is left out and
 listed in ``<data dir>/excluded.tsv`` (see datadir.exclusion_report), so one broken file does
-not stop the preparation of a 1000-hour corpus.
+not stop the preparation of a 1000-hour corpus. prepare_lm_text turns the corpus's LM text
+(``librispeech-lm-norm.txt[.gz]``, openslr resource 11) into ESPnet's ``data/local/other_text/text``.
 """
 
+import gzip
 import logging
+import os
 import re
 import shutil
 from collections import Counter
@@ -20,9 +23,15 @@ from typing import Dict, List, Optional, Tuple, Union
 from espnet_trinet.data.datadir.exclusion_report import REPORT_NAME, Excluded, count_by_reason, write_report
 from espnet_trinet.data.datadir.kaldi_files import DataDirError, PathLike
 from espnet_trinet.data.datadir.write import write_data_dir
+from espnet_trinet.data.text_norm import normalize_transcript
 
 UTT_ID = re.compile(r"^(?P<reader>[^-\s]+)-(?P<chapter>[^-\s]+)-(?P<index>\d+)$")
 STEP = "prepare"  # the step column of excluded.tsv
+LM_TEXT_NAMES = ("librispeech-lm-norm.txt", "librispeech-lm-norm.txt.gz")
+LM_UTT_FORMAT = "librispeech_lm_norm_{:08d}"  # ESPnet's ids (egs2/librispeech/asr1/local/data.sh)
+# A line already in normal form (most of LibriSpeech's 40 million), which normalize_transcript
+# would return unchanged: checking this first is many times faster.
+_NORMAL_FORM = re.compile(r"[A-Z0-9]+(?:'[A-Z0-9]+)*(?: [A-Z0-9]+(?:'[A-Z0-9]+)*)*")
 
 
 def read_speakers_txt(path: PathLike) -> Dict[str, str]:
@@ -254,3 +263,64 @@ def prepare_librispeech(
 def data_dir_name(subset: str) -> str:
     """Kaldi-style data dir name of a subset: ``train-clean-100`` -> ``train_clean_100``."""
     return subset.replace("-", "_")
+
+
+def find_lm_text(corpus_dir: PathLike) -> Optional[Path]:
+    """``librispeech-lm-norm.txt`` or ``.txt.gz`` in ``corpus_dir``, its ``LibriSpeech/`` or its parent
+    (where the archive is often kept next to the extracted corpus); None if there is none."""
+    corpus_dir = Path(corpus_dir)
+    for folder in (corpus_dir, corpus_dir / "LibriSpeech", corpus_dir.parent):
+        for name in LM_TEXT_NAMES:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def prepare_lm_text(corpus_dir: PathLike, output: PathLike) -> Optional[int]:
+    """Writes the corpus's LM text as a Kaldi text file, as ESPnet's LibriSpeech recipe does.
+
+    Line n of ``librispeech-lm-norm.txt[.gz]`` (see find_lm_text) becomes
+    ``librispeech_lm_norm_<n:08d> <sentence>``, the sentence normalised by text_norm as the
+    transcripts are (stage 3), so that LM text and transcripts share one token space; a line
+    that normalises to nothing is left out. Written to a temporary name, then moved into place.
+
+    Args:
+        corpus_dir: the corpus folder, as for prepare_librispeech.
+        output: the file to write, e.g. ``data/local/other_text/text``.
+    Returns:
+        the number of lines written, or None when the corpus has no LM text (logged, with where
+        to put it; nothing is written).
+    """
+    source = find_lm_text(corpus_dir)
+    if source is None:
+        corpus_dir = Path(corpus_dir)
+        logging.warning(
+            "LM text is absent: no %s in %s or %s, so %s is not written. For LM text, put "
+            "librispeech-lm-norm.txt.gz (openslr resource 11, https://www.openslr.org/11/) into one of "
+            "them and run stage 1 again, or give asr.sh your own text with --lm_train_text.",
+            " or ".join(LM_TEXT_NAMES),
+            corpus_dir,
+            corpus_dir.parent,
+            output,
+        )
+        return None
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    written = empty = 0
+    opener = gzip.open if source.suffix == ".gz" else open
+    # Only \n ends a line, so that line numbers are awk's NR; bytes that are not UTF-8 become
+    # U+FFFD, which normalisation removes.
+    reading = dict(encoding="utf-8", errors="replace", newline="\n")
+    with opener(source, "rt", **reading) as src, open(tmp, "w", encoding="utf-8") as out:
+        for number, line in enumerate(src, start=1):
+            line = line.rstrip("\r\n")
+            text = line if _NORMAL_FORM.fullmatch(line) else normalize_transcript(line)
+            if not text:
+                empty += 1
+                continue
+            out.write(f"{LM_UTT_FORMAT.format(number)} {text}\n")
+            written += 1
+    os.replace(tmp, output)
+    logging.info("LM text %s -> %s: %d lines (%d empty after normalisation, left out)", source, output, written, empty)
+    return written

@@ -4,8 +4,10 @@ with espeak-ng into LibriSpeech's layout.
 Subsets ``train``, ``dev`` and ``test`` (readers numbered from 1000, 2000 and 3000, one chapter
 each). Dev and test speakers use (accent, variant) pairs that no training speaker uses, and their
 sentences come from hash buckets that training never draws from; make_synth_corpus checks both
-on the written corpus (verify_held_out). The plan is a pure function of the settings, so a seed
-gives byte-identical transcripts and identical audio.
+on the written corpus (verify_held_out). Next to the transcripts goes LM text in the format of
+LibriSpeech's (lm_text: ``librispeech-lm-norm.txt``), drawn from the training buckets only and
+checked against the dev/test transcripts. The plan is a pure function of the settings, so a seed
+gives byte-identical transcripts and LM text and identical audio.
 """
 
 import logging
@@ -20,6 +22,7 @@ from espnet_trinet import __version__
 from espnet_trinet.data.audio import resample, to_int16
 from espnet_trinet.data.corpus_writer import FS, PlannedUtt, Reader, write_librispeech_corpus
 from espnet_trinet.data.synth.espeak import check_espeak, synthesize
+from espnet_trinet.data.synth.lm_text import LM_TEXT_NAME, check_lm_text, write_lm_text
 from espnet_trinet.data.synth.sentences import sample_sentence
 from espnet_trinet.data.synth.voices import assign_voices
 
@@ -43,6 +46,7 @@ class SynthConfig:
         utts_per_speaker: utterances per training speaker.
         eval_utts_per_speaker: utterances per dev/test speaker.
         min_sec, max_sec: utterance duration limits (enforced after synthesis).
+        num_lm_sentences: lines of the LM text (librispeech-lm-norm.txt).
     """
 
     seed: int = 0
@@ -53,6 +57,7 @@ class SynthConfig:
     eval_utts_per_speaker: int = 15
     min_sec: float = 1.5
     max_sec: float = 5.0
+    num_lm_sentences: int = 20000
 
 
 def estimate_seconds(text: str, speed: int, word_gap: int) -> float:
@@ -122,19 +127,24 @@ def plan_synth_corpus(config: SynthConfig) -> Tuple[List[Reader], List[PlannedUt
     return readers, utts
 
 
+def _transcripts(corpus_dir: Path, subset: str) -> Set[str]:
+    """The sentences of a subset of a written corpus."""
+    return {
+        line.split(" ", 1)[1]
+        for trans in (corpus_dir / subset).glob("*/*/*.trans.txt")
+        for line in trans.read_text().splitlines()
+    }
+
+
 def verify_held_out(corpus_dir: Path) -> None:
-    """Asserts on a written corpus that dev/test sentences and voices are unseen in training.
+    """Asserts on a written corpus that dev/test sentences and voices are unseen in training,
+    and, where the corpus has LM text, unseen in it.
 
     Raises:
         AssertionError: naming a shared sentence or voice.
     """
-    sentences: Dict[str, Set[str]] = {}
-    for subset in SUBSETS:
-        sentences[subset] = {
-            line.split(" ", 1)[1]
-            for trans in (corpus_dir / subset).glob("*/*/*.trans.txt")
-            for line in trans.read_text().splitlines()
-        }
+    corpus_dir = Path(corpus_dir)
+    sentences: Dict[str, Set[str]] = {subset: _transcripts(corpus_dir, subset) for subset in SUBSETS}
     voices: Dict[str, Set[str]] = {s: set() for s in SUBSETS}
     for line in (corpus_dir / "SPEAKERS.TXT").read_text().splitlines():
         if not line.startswith(";"):
@@ -146,6 +156,8 @@ def verify_held_out(corpus_dir: Path) -> None:
         shared = voices[held_out] & voices["train"]
         assert not shared, f"{held_out} voice also in train: {sorted(shared)[0]}"
     assert not sentences["dev"] & sentences["test"], "a sentence is in both dev and test"
+    if (corpus_dir / LM_TEXT_NAME).exists():
+        check_lm_text(corpus_dir / LM_TEXT_NAME, sentences["dev"] | sentences["test"])
 
 
 def _readme(config: SynthConfig) -> str:
@@ -161,6 +173,8 @@ Made by `python -m espnet_trinet.bin.make_synth_corpus` in LibriSpeech's layout:
   jittered per utterance; the exact voice of each reader is in SPEAKERS.TXT.
 - Sentences: generated from the grammar and word lists in `espnet_trinet/data/synth/`.
 - Dev and test voices (accent + variant) and sentences never occur in `train`.
+- LM text: `librispeech-lm-norm.txt`, {config.num_lm_sentences} sentences from the same grammar
+  in the format of LibriSpeech's LM corpus (openslr 11), none of them a dev or test sentence.
 
 Settings:
 {settings}
@@ -168,7 +182,8 @@ Settings:
 
 
 def make_synth_corpus(output_dir: Path, config: SynthConfig = SynthConfig(), nj: int = 1) -> Path:
-    """Plans, renders and checks the synthetic corpus (resumable; a finished corpus is skipped).
+    """Plans, renders and checks the synthetic corpus and writes its LM text (resumable; a
+    finished corpus is skipped).
 
     Args:
         output_dir: corpus root (``<output_dir>/train/...``).
@@ -185,6 +200,10 @@ def make_synth_corpus(output_dir: Path, config: SynthConfig = SynthConfig(), nj:
     write_librispeech_corpus(
         output_dir, readers, utts, render_synth, settings, _readme(config), nj=nj, desc="synthesize"
     )
+    lm_text = output_dir / LM_TEXT_NAME
+    if not lm_text.exists():  # also for a corpus whose run was killed after its audio was done
+        held_out = _transcripts(output_dir, "dev") | _transcripts(output_dir, "test")
+        write_lm_text(lm_text, config.num_lm_sentences, config.seed, held_out)
     verify_held_out(output_dir)
-    logging.info("dev/test sentences and voices verified unseen in train")
+    logging.info("dev/test sentences and voices verified unseen in train and in the LM text")
     return output_dir

@@ -8,13 +8,27 @@ dev and test sentences can never occur in training, whatever the seed or corpus 
 
 import hashlib
 import random
-from typing import Callable, List
+from typing import Callable, List, Set
 
 from espnet_trinet.data.synth import vocabulary as V
 
 # Of 20 hash buckets, one is reserved for dev sentences and one for test sentences.
 _NUM_BUCKETS = 20
 _DEV_BUCKET, _TEST_BUCKET = 0, 1
+
+# The grammar's own words, by the place they take (repeats weight a choice).
+PLURAL_DETERMINERS = ["the", "some", "many", "these", "those", "my", "our", "their", "a few"] + V.NUMBERS
+SINGULAR_DETERMINERS = ["the", "the", "a", "this", "that", "my", "your", "his", "her", "our", "every"]
+CITY_PREPOSITIONS = ["to", "from", "in", "near"]
+QUESTION_OPENERS = ["did", "why did", "when did", "where did", "how did", "could", "will", "would"]
+NEGATIONS = ["didn't", "couldn't", "won't", "can't", "did not", "will never", "should not"]
+MODALS = ["can", "must", "should", "might", "will", "may", "could"]
+LINKING_VERBS = ["was", "is", "looked", "seemed", "felt"]
+EXISTENTIAL_COUNTS = V.NUMBERS + ["many", "some", "no"]
+IMPERATIVE_LEADS = ["please", "do not", "never", "always", "now", ""]
+REPORTING_VERBS = ["said", "thought", "knew", "heard", "hoped"]
+COUNTING_VERBS = ["counted", "found", "saw", "bought", "sold"]
+OTHER_WORDS = ["an", "and", "that", "there were"]
 
 
 def sentence_split(text: str) -> str:
@@ -28,19 +42,15 @@ def sentence_split(text: str) -> str:
     return {_DEV_BUCKET: "dev", _TEST_BUCKET: "test"}.get(bucket, "train")
 
 
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
 def _noun_phrase(rng: random.Random, plural: bool = False) -> List[str]:
     noun = rng.choice(V.NOUNS)
     adjective = [rng.choice(V.ADJECTIVES)] if rng.random() < 0.5 else []
     if plural:
-        det = rng.choice(["the", "some", "many", "these", "those", "my", "our", "their", "a few"] + V.NUMBERS)
+        det = rng.choice(PLURAL_DETERMINERS)
         return det.split() + adjective + [V.plural(noun)]
-    det = rng.choice(["the", "the", "a", "this", "that", "my", "your", "his", "her", "our", "every"])
+    det = rng.choice(SINGULAR_DETERMINERS)
     if det == "a":
-        det = _article((adjective + [noun])[0])
+        det = V.indefinite_article((adjective + [noun])[0])
     return [det] + adjective + [noun]
 
 
@@ -50,7 +60,7 @@ def _subject(rng: random.Random) -> List[str]:
 
 def _place(rng: random.Random) -> List[str]:
     if rng.random() < 0.3:
-        return [rng.choice(["to", "from", "in", "near"]), rng.choice(V.PLACES)]
+        return [rng.choice(CITY_PREPOSITIONS), rng.choice(V.PLACES)]
     return [rng.choice(V.PREPOSITIONS)] + _noun_phrase(rng, plural=rng.random() < 0.3)
 
 
@@ -82,22 +92,22 @@ def _motion(rng):
 
 
 def _question(rng):
-    opener = rng.choice(["did", "why did", "when did", "where did", "how did", "could", "will", "would"])
+    opener = rng.choice(QUESTION_OPENERS)
     return opener.split() + _subject(rng) + [rng.choice(V.TRANSITIVE)] + _noun_phrase(rng) + _tail(rng)
 
 
 def _negation(rng):
-    neg = rng.choice(["didn't", "couldn't", "won't", "can't", "did not", "will never", "should not"])
+    neg = rng.choice(NEGATIONS)
     return _subject(rng) + neg.split() + [rng.choice(V.TRANSITIVE)] + _noun_phrase(rng) + _tail(rng)
 
 
 def _modal(rng):
-    modal = rng.choice(["can", "must", "should", "might", "will", "may", "could"])
+    modal = rng.choice(MODALS)
     return _subject(rng) + [modal, rng.choice(V.TRANSITIVE)] + _noun_phrase(rng, rng.random() < 0.3) + _tail(rng)
 
 
 def _description(rng):
-    verb = rng.choice(["was", "is", "looked", "seemed", "felt"])
+    verb = rng.choice(LINKING_VERBS)
     adjectives = [rng.choice(V.ADJECTIVES)]
     if rng.random() < 0.4:
         adjectives += ["and", rng.choice(V.ADJECTIVES)]
@@ -105,23 +115,23 @@ def _description(rng):
 
 
 def _existential(rng):
-    count = rng.choice(V.NUMBERS + ["many", "some", "no"])
+    count = rng.choice(EXISTENTIAL_COUNTS)
     return ["there", "were", count] + [V.plural(rng.choice(V.NOUNS))] + _place(rng)
 
 
 def _imperative(rng):
-    lead = rng.choice(["please", "do not", "never", "always", "now", ""]).split()
+    lead = rng.choice(IMPERATIVE_LEADS).split()
     return lead + [rng.choice(V.TRANSITIVE)] + _noun_phrase(rng) + _place(rng)
 
 
 def _reported(rng):
-    verb = rng.choice(["said", "thought", "knew", "heard", "hoped"])
+    verb = rng.choice(REPORTING_VERBS)
     return [rng.choice(V.NAMES), verb, "that"] + _subject(rng) + [V.past(rng.choice(V.TRANSITIVE))] + _noun_phrase(rng)
 
 
 def _counting(rng):
     return (
-        [rng.choice(V.NAMES), rng.choice(["counted", "found", "saw", "bought", "sold"])]
+        [rng.choice(V.NAMES), rng.choice(COUNTING_VERBS)]
         + _noun_phrase(rng, True)
         + _tail(rng)
     )
@@ -141,6 +151,22 @@ TEMPLATES: List[Callable[[random.Random], List[str]]] = [
     _reported,
     _counting,
 ]
+
+
+def vocabulary() -> Set[str]:
+    """Every word a generated sentence can contain (lower case): the word lists with their
+    inflected forms, and the grammar's own words."""
+    phrases = (
+        PLURAL_DETERMINERS + SINGULAR_DETERMINERS + CITY_PREPOSITIONS + QUESTION_OPENERS + NEGATIONS + MODALS
+        + LINKING_VERBS + EXISTENTIAL_COUNTS + IMPERATIVE_LEADS + REPORTING_VERBS + COUNTING_VERBS + OTHER_WORDS
+        + V.TIME_PHRASES
+    )
+    words = {w for phrase in phrases for w in phrase.split()}
+    words.update(V.NOUNS, V.ADJECTIVES, V.TRANSITIVE, V.ADVERBS, V.PREPOSITIONS, V.NAMES, V.PLACES)
+    words.update(V.plural(n) for n in V.NOUNS)
+    words.update(V.past(v) for v in V.TRANSITIVE + V.INTRANSITIVE)
+    words.update(V.third_person(v) for v in V.TRANSITIVE)
+    return words
 
 
 def generate_sentence(rng: random.Random) -> str:

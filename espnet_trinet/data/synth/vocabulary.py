@@ -3,7 +3,9 @@ by part of speech (some 1,600 word forms with the inflections the grammar needs:
 tense, third person).
 
 Everyday words that espeak-ng pronounces well were chosen; the lists are long enough that
-sentences rarely repeat and a model has to learn sounds rather than whole phrases.
+sentences rarely repeat and a model has to learn sounds rather than whole phrases. Inflected
+forms come from explicit tables of the irregular ones (IRREGULAR_PAST, IRREGULAR_PLURAL) and
+spelling rules for the rest (``plural``, ``past``, ``third_person``), in British spelling.
 """
 
 from typing import Dict, List
@@ -62,19 +64,31 @@ useful ordinary special perfect terrible wonderful beautiful dangerous expensive
 enormous fragile gloomy hollow jolly mighty muddy shiny slippery sticky wicked wise wild
 """)
 
-# Transitive verbs whose past tense and participle are irregular: base -> past.
+# Verbs whose simple past is irregular (the grammar uses no participles): base -> past. Every
+# other verb follows the spelling rules in ``past``; a test checks that each entry is needed.
 IRREGULAR_PAST: Dict[str, str] = {
+    "bite": "bit",
+    "break": "broke",
     "bring": "brought",
+    "build": "built",
     "buy": "bought",
     "catch": "caught",
     "choose": "chose",
+    "come": "came",
+    "dig": "dug",
     "draw": "drew",
     "drink": "drank",
     "drive": "drove",
     "eat": "ate",
+    "fall": "fell",
+    "feed": "fed",
     "find": "found",
+    "fly": "flew",
     "forget": "forgot",
+    "freeze": "froze",
     "give": "gave",
+    "go": "went",
+    "hang": "hung",
     "hear": "heard",
     "hide": "hid",
     "hold": "held",
@@ -85,30 +99,34 @@ IRREGULAR_PAST: Dict[str, str] = {
     "make": "made",
     "meet": "met",
     "ride": "rode",
+    "run": "ran",
     "see": "saw",
     "sell": "sold",
     "send": "sent",
     "shake": "shook",
+    "sing": "sang",
+    "sit": "sat",
+    "sleep": "slept",
+    "spin": "spun",
+    "stand": "stood",
     "steal": "stole",
     "sweep": "swept",
+    "swim": "swam",
     "take": "took",
     "teach": "taught",
+    "tear": "tore",
     "throw": "threw",
     "wear": "wore",
+    "weave": "wove",
     "win": "won",
     "write": "wrote",
-    "build": "built",
-    "feed": "fed",
-    "break": "broke",
-    "dig": "dug",
-    "hang": "hung",
-    "bite": "bit",
-    "freeze": "froze",
-    "spin": "spun",
-    "tear": "tore",
 }
 
-REGULAR_TRANSITIVE = _words("""
+TRANSITIVE = sorted(
+    _words("""
+bring buy catch choose draw drink drive eat find forget give hear hide hold keep leave lend lose make
+meet ride see sell send shake steal sweep take teach throw wear win write build feed break dig hang
+bite freeze spin tear
 open close carry paint clean wash cook bake fix push pull kick touch watch visit follow help call
 answer borrow collect count cover deliver destroy drag drop enjoy fill fold guard hug join lift like
 love mend miss move order pack pick plant play polish pour prepare protect reach remember repair
@@ -118,40 +136,15 @@ place print record rent roll rub search serve spill squeeze stir stretch tickle 
 admire attack bury chop decorate dust fetch grab heat iron juggle knit label lick mix nudge pat
 pinch poke rattle scrub shave sketch slice splash stamp sort steer tap test trim weave whistle
 """)
+)
 
-# Intransitive verbs (followed by a place or a time, not an object): base -> past.
-INTRANSITIVE_PAST: Dict[str, str] = {
-    "walk": "walked",
-    "run": "ran",
-    "swim": "swam",
-    "sit": "sat",
-    "sleep": "slept",
-    "arrive": "arrived",
-    "dance": "danced",
-    "jump": "jumped",
-    "wait": "waited",
-    "laugh": "laughed",
-    "smile": "smiled",
-    "fly": "flew",
-    "fall": "fell",
-    "hurry": "hurried",
-    "live": "lived",
-    "stay": "stayed",
-    "rest": "rested",
-    "wander": "wandered",
-    "sing": "sang",
-    "shout": "shouted",
-    "go": "went",
-    "come": "came",
-    "stand": "stood",
-    "skate": "skated",
-    "travel": "travelled",
-    "march": "marched",
-    "crawl": "crawled",
-    "float": "floated",
-    "hide": "hid",
-    "work": "worked",
-}
+# Intransitive verbs (followed by a place or a time, not an object).
+INTRANSITIVE = sorted(
+    _words("""
+walk run swim sit sleep arrive dance jump wait laugh smile fly fall hurry live stay rest wander sing
+shout go come stand skate travel march crawl float hide work
+""")
+)
 
 ADVERBS = _words("""
 quickly slowly quietly loudly carefully happily sadly gently suddenly finally again always never
@@ -221,7 +214,8 @@ kenya africa europe scotland ireland wales england america australia iceland gre
 
 NUMBERS = _words("two three four five six seven eight nine ten eleven twelve twenty")
 
-# Nouns with irregular plurals; the rest follow the spelling rules in ``plural``.
+# Nouns with irregular plurals (and the -f/-fe -> -ves and -o -> -oes nouns, which spelling
+# alone cannot tell from roofs and pianos); the rest follow the spelling rules in ``plural``.
 IRREGULAR_PLURAL = {
     "child": "children",
     "tooth": "teeth",
@@ -239,46 +233,83 @@ IRREGULAR_PLURAL = {
     "scarf": "scarves",
 }
 
-# Verbs that double their final consonant before -ed.
-_DOUBLING = {"stop", "drop", "hug", "rub", "drag", "grab", "pat", "tap", "wrap", "chop", "knit", "trim", "tug"}
+# Verbs of more than one syllable stressed on the last one: they double a final consonant like
+# one-syllable verbs (admitted, preferred), unlike visit -> visited, open -> opened.
+STRESSED_LAST_SYLLABLE = {"admit", "commit", "equip", "occur", "omit", "permit", "prefer", "refer", "regret", "submit"}
+
+# Words whose first letter misleads the choice of a/an: a vowel letter read as a consonant
+# (a useful ...) or a silent h (an honest ...).
+_ARTICLE_EXCEPTIONS = {"useful": "a", "unicorn": "a", "uniform": "a", "one": "a", "honest": "an", "hour": "an"}
+
+_VOWELS = "aeiou"
+_SIBILANT_ENDINGS = ("s", "x", "z", "ch", "sh")
+
+
+def indefinite_article(word: str) -> str:
+    """``a`` or ``an`` before ``word`` (by sound: ``an owl``, ``a useful``, ``an honest``)."""
+    return _ARTICLE_EXCEPTIONS.get(word, "an" if word[0] in _VOWELS else "a")
+
+
+def _consonant_then(word: str, last: str) -> bool:
+    """Whether ``word`` ends in a consonant followed by the letter ``last`` (carry, go; not play, zoo)."""
+    return word.endswith(last) and len(word) > 1 and word[-2] not in _VOWELS
+
+
+def _doubles_final_consonant(verb: str) -> bool:
+    """Whether ``verb`` doubles its last letter before -ed (stir -> stirred, travel -> travelled).
+
+    That needs a single vowel letter before a single final consonant other than w, x, y
+    (stop, but heat, fix, rest), in a stressed syllable: the only one, or the last by
+    STRESSED_LAST_SYLLABLE. British spelling, the corpus's (harbour, grey), also doubles a final
+    l after an unstressed vowel (travelled, labelled).
+    """
+    spelled = verb.replace("qu", "qw")  # the u of qu is no vowel (quit, equip)
+    if len(spelled) < 2 or spelled[-1] in _VOWELS + "wxy" or spelled[-2] not in _VOWELS:
+        return False
+    if len(spelled) > 2 and spelled[-3] in _VOWELS:
+        return False
+    if verb.endswith("l"):
+        return True
+    syllables = sum(1 for i, c in enumerate(spelled) if c in _VOWELS and (i == 0 or spelled[i - 1] not in _VOWELS))
+    return syllables == 1 or verb in STRESSED_LAST_SYLLABLE
 
 
 def plural(noun: str) -> str:
-    """English plural of a noun from NOUNS (``box`` -> ``boxes``, ``city`` -> ``cities``)."""
-    if noun in IRREGULAR_PLURAL:
-        return IRREGULAR_PLURAL[noun]
-    if noun.endswith(("s", "x", "z", "ch", "sh")):
+    """English plural of a noun (``box`` -> ``boxes``, ``city`` -> ``cities``, ``knife`` -> ``knives``)."""
+    return IRREGULAR_PLURAL.get(noun) or regular_plural(noun)
+
+
+def regular_plural(noun: str) -> str:
+    """The plural by the spelling rules alone: -es after a sibilant, -ies after consonant + y, else -s."""
+    if noun.endswith(_SIBILANT_ENDINGS):
         return noun + "es"
-    if noun.endswith("y") and noun[-2] not in "aeiou":
+    if _consonant_then(noun, "y"):
         return noun[:-1] + "ies"
     return noun + "s"
 
 
 def past(verb: str) -> str:
-    """Past tense of a transitive or intransitive verb from the lists above."""
-    if verb in IRREGULAR_PAST:
-        return IRREGULAR_PAST[verb]
-    if verb in INTRANSITIVE_PAST:
-        return INTRANSITIVE_PAST[verb]
+    """Simple past of a verb (``stir`` -> ``stirred``, ``visit`` -> ``visited``, ``carry`` -> ``carried``,
+    ``bake`` -> ``baked``, ``go`` -> ``went``)."""
+    return IRREGULAR_PAST.get(verb) or regular_past(verb)
+
+
+def regular_past(verb: str) -> str:
+    """The past by the spelling rules alone: -d after e, -ied after consonant + y, a doubled final
+    consonant where _doubles_final_consonant says so, else -ed."""
     if verb.endswith("e"):
         return verb + "d"
-    if verb.endswith("y") and verb[-2] not in "aeiou":
+    if _consonant_then(verb, "y"):
         return verb[:-1] + "ied"
-    if verb in _DOUBLING:
+    if _doubles_final_consonant(verb):
         return verb + verb[-1] + "ed"
     return verb + "ed"
 
 
 def third_person(verb: str) -> str:
-    """Third person singular present (``catch`` -> ``catches``, ``carry`` -> ``carries``)."""
-    if verb == "go":
-        return "goes"
-    if verb.endswith(("s", "x", "z", "ch", "sh", "o")):
+    """Third person singular present (``catch`` -> ``catches``, ``carry`` -> ``carries``, ``go`` -> ``goes``)."""
+    if verb.endswith(_SIBILANT_ENDINGS) or _consonant_then(verb, "o"):
         return verb + "es"
-    if verb.endswith("y") and verb[-2] not in "aeiou":
+    if _consonant_then(verb, "y"):
         return verb[:-1] + "ies"
     return verb + "s"
-
-
-TRANSITIVE = sorted(set(IRREGULAR_PAST) | set(REGULAR_TRANSITIVE))
-INTRANSITIVE = sorted(INTRANSITIVE_PAST)

@@ -2,7 +2,9 @@
 # Stage 1 of the LibriSpeech recipe: Kaldi data dirs for every subset, and train_960
 # (the unlabelled pretraining set) as the union of the three training subsets.
 # The corpus comes from --librispeech_dir (an existing folder) or, when that is
-# empty, is downloaded and md5-checked into ${download_dir}.
+# empty, is downloaded and md5-checked into ${download_dir}. The LM text
+# librispeech-lm-norm.txt[.gz] (openslr 11), when found in the corpus folder or
+# its parent, becomes data/local/other_text/text as in ESPnet's asr1 recipe.
 set -euo pipefail
 . ../../TEMPLATE/utils/log.sh
 
@@ -28,7 +30,8 @@ fi
 log "LibriSpeech data preparation from ${librispeech_dir} (unusable utterances: data/<part>/excluded.tsv)"
 # shellcheck disable=SC2086
 python -m espnet_trinet.bin.prepare_librispeech --corpus_dir "${librispeech_dir}" --subsets ${parts} \
-    --output_dir data --max_excluded_fraction "${max_excluded_fraction}"
+    --output_dir data --max_excluded_fraction "${max_excluded_fraction}" \
+    --lm_text_output data/local/other_text/text
 
 train_parts=""
 for part in train_clean_100 train_clean_360 train_other_500; do

@@ -3,7 +3,8 @@ from collections import Counter
 
 import pytest
 
-from espnet_trinet.data.synth.sentences import generate_sentence, sample_sentence, sentence_split
+from espnet_trinet.data.synth import vocabulary as V
+from espnet_trinet.data.synth.sentences import generate_sentence, sample_sentence, sentence_split, vocabulary
 
 
 def test_generation_is_deterministic_and_varied():
@@ -33,3 +34,24 @@ def test_sample_sentence_respects_split_and_condition(split):
 def test_impossible_condition_raises():
     with pytest.raises(RuntimeError, match="loosen"):
         sample_sentence(random.Random(0), "dev", lambda t: False, max_tries=50)
+
+
+def test_vocabulary_holds_every_generated_word():
+    words = vocabulary()
+    rng = random.Random(5)
+    unknown = {w for _ in range(5000) for w in generate_sentence(rng).split()} - words
+    assert unknown == set()
+    assert {"stirred", "scrubbed", "labelled", "wove", "knives", "an", "there"} <= words
+    assert not {"stired", "scrubed", "labeled", "weaved"} & words
+
+
+def test_articles_follow_the_sound():
+    rng = random.Random(2)
+    pairs = {
+        tuple(words[i : i + 2])
+        for words in (generate_sentence(rng).split() for _ in range(20000))
+        for i in range(len(words) - 1)
+        if words[i] in ("a", "an") and words[i + 1] != "few"
+    }
+    assert {("a", "useful"), ("an", "honest"), ("an", "umbrella"), ("a", "huge")} <= pairs
+    assert [p for p in pairs if p[0] != V.indefinite_article(p[1])] == []
