@@ -18,13 +18,17 @@ install_requires = [
     "numpy>=2.0",
     "PyYAML>=6.0",
     "tqdm>=4.60",
+    # ESPnet's Trainer imports these when use_tensorboard / use_matplotlib are true (its
+    # defaults, and the recipes' settings); without them a run stops at its first epoch.
+    "tensorboard==2.21.0",
+    "matplotlib==3.11.2",  # also what bench/RESULTS.md was made with
 ]
 
 extras_require = {
     # pytest 9 ignores how pytest-xdist 3.8 marks a test's group (it rewrites Item._nodeid, which
     # pytest 9 no longer reads), and the README's `--dist loadgroup` then scatters a module's tests.
     "test": ["pytest==8.4.2", "pytest-xdist==3.8.0"],
-    "bench": ["matplotlib==3.11.2", "scikit-learn==1.9.1"],  # the versions bench/RESULTS.md was made with
+    "bench": ["scikit-learn==1.9.1"],  # the version bench/RESULTS.md was made with (matplotlib: above)
 }
 
 setup(
