@@ -2,7 +2,8 @@
 
 Reads the ``scores.json`` files that score_set writes under
 ``<asr_exp>/<decode_dir>/<test_set>/score_{wer,cer}/`` and writes one markdown table
-per unit, plus the command that made the numbers, so the file stays reproducible.
+per unit (a column per test set and decoding: greedy CTC, with the LM), plus the command that
+made the numbers and the dirs it read, so the file stays reproducible.
 """
 
 import json
@@ -30,16 +31,20 @@ def git_revision(path: Path) -> str:
         return "unknown"
 
 
-def table(models: Sequence[Tuple[str, Path]], test_sets: Sequence[str], unit: str) -> List[str]:
-    """Markdown rows: one line per model, ``err% (S/D/I of N)`` per test set."""
+def table(
+    models: Sequence[Tuple[str, Path]], decodings: Sequence[Tuple[str, str]], test_sets: Sequence[str], unit: str
+) -> List[str]:
+    """Markdown rows: one line per model, ``err% (S/D/I of N)`` per test set and decoding, the
+    decodings of a set side by side (``<asr_exp>/<decode dir>/<set>``)."""
+    columns = [(t, label, tag) for t in test_sets for label, tag in decodings]
     lines = [
-        f"| model | " + " | ".join(f"{t} {unit.upper()} (%)" for t in test_sets) + " |",
-        "|---|" + "---|" * len(test_sets),
+        "| model | " + " | ".join(f"{t} {unit.upper()} (%), {label}" for t, label, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
     ]
-    for name, decode_dir in models:
+    for name, asr_exp in models:
         cells = []
-        for test_set in test_sets:
-            s = read_scores(decode_dir, test_set, unit)
+        for test_set, _, tag in columns:
+            s = read_scores(Path(asr_exp) / tag, test_set, unit)
             cells.append(
                 "not scored"
                 if s is None
@@ -52,12 +57,19 @@ def table(models: Sequence[Tuple[str, Path]], test_sets: Sequence[str], unit: st
 def write_results(
     output: Path,
     models: Sequence[Tuple[str, Path]],
+    decodings: Sequence[Tuple[str, str]],
     test_sets: Sequence[str],
     command: str,
     title: str,
     notes: Sequence[str] = (),
 ) -> str:
-    """Writes RESULTS.md; ``models`` pairs a display name with its decode dir."""
+    """Writes the results file.
+
+    Args:
+        models: (display name, ASR experiment dir) pairs, a row each.
+        decodings: (display name, decode dir name) pairs, e.g. ("greedy CTC", "decode_ctc_greedy_asr_model_...");
+            every model's ``<asr_exp>/<decode dir>/<test set>`` is read.
+    """
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines: List[str] = [
         f"# {title}",
@@ -73,11 +85,13 @@ def write_results(
     ]
     lines += [f"- {note}" for note in notes]
     for unit, what in (("wer", "Word error rate"), ("cer", "Character error rate")):
-        lines += ["", f"## {what}, greedy CTC", "", "(S/D/I of N: substitutions/deletions/insertions of N reference tokens)", ""]
-        lines += table(models, test_sets, unit)
-    lines += ["", "## Models", ""]
-    for name, decode_dir in models:
-        lines.append(f"- {name}: `{decode_dir}`")
+        lines += ["", f"## {what}", "", "(S/D/I of N: substitutions/deletions/insertions of N reference tokens)", ""]
+        lines += table(models, decodings, test_sets, unit)
+    lines += ["", "## Decode dirs read", ""]
+    for name, asr_exp in models:
+        dirs = ", ".join(f"`{Path(asr_exp) / tag}`" for _, tag in decodings)
+        lines.append(f"- {name}: {dirs}")
     text = "\n".join(lines) + "\n"
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_text(text, encoding="utf-8")
     return text

@@ -4,13 +4,16 @@
 #    6 SSL statistics   7 pretraining of the methods without a frozen teacher (data2vec)
 #    8 their CTC fine-tuning (the baselines; one of them is the frozen teacher)
 #    9 pretraining of the methods with a frozen teacher (TriNet)   10 their CTC fine-tuning
-#   11 decoding, scoring, RESULTS.md   12 packing
+#   11 decoding (greedy CTC, and with the LM), scoring, exp/RESULTS.md   12 packing
 # The methods are a list (--ssl_methods), each a pretraining config of one framework;
 # no stage names a method.
-# Each stage is guarded by --stage/--stop_stage, logs under exp/, writes a done
-# marker and is skipped when run again; training stages resume from their last
-# checkpoint (ESPnet --resume) when a run was killed. Fine-tuning, decoding, scoring
-# and ASR packing are the stages of ../asr1/asr.sh (ESPnet's numbering 5, 10-14).
+# Each stage is guarded by --stage/--stop_stage and logs under exp/. Its done marker records the
+# settings its output was made with (../utils/done_marker.sh): a re-run skips it only when they
+# are the same; otherwise the stage stops, saying what changed and the fix (--force true, or a
+# dir of its own: experiment dirs are named from the method and its options, --ssl_tag/--asr_tag).
+# Training stages resume from their last checkpoint (ESPnet --resume) when a run was killed.
+# The token list, the LM, fine-tuning, decoding, scoring and ASR packing are the stages of
+# ../asr1/asr.sh (ESPnet's numbering 5-14).
 set -euo pipefail
 
 template_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,6 +21,8 @@ template_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "${template_dir}/../utils/log.sh"
 # shellcheck disable=SC1091
 . "${template_dir}/../utils/done_marker.sh"
+# shellcheck disable=SC1091
+. "${template_dir}/../utils/exp_names.sh"
 
 # ---------------------------------------------------------------- options
 stage=1                 # first stage to run
@@ -43,6 +48,16 @@ max_sec=20              # stage 4: longer utterances are dropped
 speed_perturb_factors=  # stage 2: e.g. "0.9 1.0 1.1" (empty = off); applies to the pretraining set
 token_type=char         # stage 5: char or bpe
 nbpe=30                 # stage 5: bpe vocabulary size
+lang=en                 # names the token list dir (data/<lang>_token_list) and the LM dir
+use_lm=true             # stage 5: train an LM (asr.sh 6-8); stage 11: decode with it too
+lm_config=              # stage 5: ESPnet LM training config (espnet2.bin.lm_train)
+lm_args=                # stage 5: extra lm_train options
+lm_train_text=          # stage 5: LM training texts, Kaldi "id sentence" files (default: the labelled
+                        # transcripts and data/local/other_text/text when stage 1 wrote it)
+lm_inference_config=    # stage 11: decoding config with the LM (beam_size, lm_weight)
+force=false             # true: redo a stage whose output was made with other settings (removed first)
+ssl_tag=                # exp/ssl_<method>_<tag> (default: <method><its options>, as ESPnet's asr_tag)
+asr_tag=                # exp/asr_<model>_<tag> (default: <model><asr_args>)
 ssl_methods="data2vec trinet"  # stages 7-12: the pretraining methods, each <name> (its config:
                         # conf/pretrain_<name>${ssl_config_suffix}.yaml) or <name>=<config>
 ssl_config_suffix=      # e.g. _tiny: --ssl_methods data2vec reads conf/pretrain_data2vec_tiny.yaml
@@ -60,7 +75,7 @@ frozen_targets_dir=     # stage 9: where the dumped targets go (default: ${dumpd
                         # give each teacher its own dir when several experiments share one dump/
 inference_config=       # stage 11: decoding config (greedy CTC)
 inference_asr_model=valid.cer_ctc.ave.pth  # checkpoint decoded, packed and used as frozen teacher
-recipe_command="./run.sh"  # written into RESULTS.md as the command that made it
+recipe_command="./run.sh"  # written into exp/RESULTS.md as the command that made it
 dumpdir=dump
 expdir=exp
 
@@ -78,6 +93,13 @@ Options:
   --min_sec / --max_sec    duration filter of stage 4 (${min_sec} / ${max_sec})
   --speed_perturb_factors  stage 2, e.g. "0.9 1.0 1.1" (off)
   --token_type / --nbpe    stage 5 token list: char or bpe (${token_type})
+  --lang                   language tag of the token list and LM dirs (${lang})
+  --use_lm                 train an LM in stage 5 and also decode with it in stage 11 (${use_lm})
+  --lm_config / --lm_args / --lm_train_text   the LM (ESPnet lm_train; text default: transcripts + data/local/other_text/text)
+  --lm_inference_config    stage 11 decoding with the LM (beam size, lm_weight)
+  --force                  redo stages whose output was made with other settings (${force})
+  --ssl_tag / --asr_tag    experiment dir names exp/ssl_<method>_<tag>, exp/asr_<model>_<tag>
+                           (default: from the options that differ, as ESPnet's asr.sh)
   --ssl_methods            pretraining methods, each <name> or <name>=<config> ("${ssl_methods}")
   --ssl_config_suffix      <name> reads conf/pretrain_<name><suffix>.yaml (${ssl_config_suffix:-none})
   --ssl_args               extra trinet_train options for every method
@@ -89,7 +111,7 @@ Options:
   --frozen_projector       ctc, random or regression (default: each config's projector)
   --frozen_dump_args       extra dump_frozen_targets options (e.g. "--batch_seconds 60")
   --frozen_targets_dir     dumped targets of stage 9 (default: ${dumpdir}/frozen_targets_<projector>)
-  --inference_config / --inference_asr_model   stage 11 (${inference_asr_model})
+  --inference_config / --inference_asr_model   stage 11, greedy CTC (${inference_asr_model})
   --python / --train_cmd / --cuda_cmd / --decode_cmd   interpreter and job backends (cmd.sh)
   --recipe_command / --dumpdir / --expdir
 
@@ -98,7 +120,7 @@ Stages:
   2 speed perturbation (optional)         8 their CTC fine-tuning (+ no-pretraining baseline)
   3 format audio to ${fs} Hz              9 pretraining of the methods with a frozen teacher
   4 filter too short / long / empty      10 their CTC fine-tuning
-  5 token list                           11 greedy CTC decoding, WER/CER, RESULTS.md
+  5 token list and LM (asr.sh 5-9)       11 decoding (greedy CTC; and with the LM), WER/CER, exp/RESULTS.md
   6 SSL feature statistics               12 packing (espnet2.bin.pack) of SSL and ASR models
 EOF
 )
@@ -127,7 +149,30 @@ asr_train_set=${asr_train_set:-${ssl_train_set}}
 unique_sets() { echo "$@" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' '; }
 all_sets=$(unique_sets ${ssl_train_set} ${asr_train_set} ${valid_set} ${test_sets})
 ssl_stats_dir="${expdir}/ssl_stats_${fs}"
-inference_tag="$(basename "${inference_config:-decode}" .yaml)_asr_model_${inference_asr_model%.pth}"
+# Where asr.sh puts the token list and the LM (utils/exp_names.sh names them for both scripts).
+token_list="$(token_dir "data/${lang}_token_list" "${token_type}" unigram "${nbpe}")/tokens.txt"
+lm_exp="${expdir}/$(lm_dir_name "${lm_config}" "${lang}" "$(token_tag "${token_type}" "${nbpe}")" "${lm_args}")"
+lm_opts=(--lang "${lang}" --lm_config "${lm_config}" --lm_args "${lm_args}" --lm_exp "${lm_exp}")
+# lm_texts: stage 5's LM text, --lm_train_text or the labelled transcripts and the corpus's own LM
+# text when stage 1 wrote one (data/local/other_text/text; read when stage 5 runs, after stage 1).
+lm_texts() {
+    if [ -n "${lm_train_text}" ]; then
+        echo "${lm_train_text}"
+    elif [ -f data/local/other_text/text ]; then
+        echo "${dumpdir}/raw/${asr_train_set}/text data/local/other_text/text"
+    else
+        echo "${dumpdir}/raw/${asr_train_set}/text"
+    fi
+}
+greedy_decode_dir=$(decode_dir_name "${inference_config}" "" "" "${inference_asr_model}")
+lm_decode_dir=$(decode_dir_name "${lm_inference_config}" "${lm_exp}" valid.loss.ave.pth "${inference_asr_model}")
+if "${use_lm}" && [ "${stop_stage}" -ge 11 ] && [ -z "${lm_inference_config}" ]; then
+    log "--use_lm true needs --lm_inference_config (beam size, lm_weight) for stage 11, or --use_lm false"
+    exit 1
+fi
+# The suffix of every fine-tuned model's dir: --asr_tag, or its options as ESPnet names them.
+asr_suffix=$(args_tag "${asr_args}")
+[ -z "${asr_tag}" ] || asr_suffix="_${asr_tag}"
 mkdir -p "${expdir}"
 
 # ---------------------------------------------------------------- the methods
@@ -135,7 +180,7 @@ mkdir -p "${expdir}"
 # the options every trinet_train of this run gets): whether it needs a fine-tuned frozen
 # teacher (then it pretrains in stage 9, after the others were fine-tuned in stage 8).
 recipe_target_opts=(--frozen_mode "${frozen_targets}" --frozen_projector "${frozen_projector}")
-declare -A method_config=() method_labels=() method_args=() override_names=()
+declare -A method_config=() method_labels=() method_args=() method_dir=() override_names=()
 methods=() independent_methods=() teacher_methods=()
 for spec in ${ssl_methods}; do
     name=${spec%%=*}
@@ -152,6 +197,10 @@ for spec in ${ssl_methods}; do
     method_config[${name}]=${config}
     method_labels[${name}]=${name}${method_label:+ (${method_label})}
     method_args[${name}]=${method_args}  # shell-quoted: eval "args=(...)" splits it
+    # exp/ssl_<name><its options> (--ssl_tag replaces the options), as ESPnet's asr.sh names its dirs.
+    eval "args=(${method_args})"
+    method_dir[${name}]=${name}$(args_tag "${args[*]}")
+    [ -z "${ssl_tag}" ] || method_dir[${name}]=${name}_${ssl_tag}
     for part in ${method_foreign_names}; do override_names[${part}]+=" ${name}"; done
     methods+=("${name}")
     if [ "${method_needs_teacher}" = true ]; then teacher_methods+=("${name}"); else independent_methods+=("${name}"); fi
@@ -178,6 +227,9 @@ if [ ${#teacher_methods[@]} -gt 0 ]; then
 fi
 asr_models="${independent_methods[*]} ${teacher_methods[*]}"
 [ "${scratch_baseline}" = true ] && asr_models="scratch ${asr_models}"
+method_dir[scratch]=scratch
+# asr_dir <model>: exp/asr_<model's dir name><suffix>, the model's fine-tuning.
+asr_dir() { echo "${expdir}/asr_${method_dir[$1]}${asr_suffix}"; }
 
 # train_ssl <exp_dir> <config> [trinet_train options...]: pretraining through ESPnet's
 # launcher (one process on CPU or 1 GPU, DDP over ngpu GPUs, srun across nodes with
@@ -205,29 +257,32 @@ train_ssl() {
         { log "training ended without ${exp_dir}/${ssl_init_model}; set --ssl_init_model"; exit 1; }
 }
 
-# run_asr <tag> [asr.sh options...]: the ESPnet-numbered ASR stages for exp/asr_<tag>.
+# run_asr <asr exp dir> [asr.sh options...]: the ESPnet-numbered ASR stages for that dir.
 run_asr() {
-    local tag=$1
+    local asr_exp=$1
     shift
     "${template_dir}/../asr1/asr.sh" --python "${python}" --nj "${nj}" --inference_nj "${inference_nj}" \
         --ngpu "${ngpu}" --num_nodes "${num_nodes}" --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" \
-        --decode_cmd "${decode_cmd}" --dumpdir "${dumpdir}" --expdir "${expdir}" \
+        --decode_cmd "${decode_cmd}" --dumpdir "${dumpdir}" --expdir "${expdir}" --force "${force}" \
         --train_set "${asr_train_set}" --valid_set "${valid_set}" --test_sets "${test_sets}" \
         --token_type "${token_type}" --nbpe "${nbpe}" --asr_config "${asr_config}" \
-        --asr_args "${asr_args}" --asr_tag "${tag}" --inference_config "${inference_config}" \
-        --inference_asr_model "${inference_asr_model}" --inference_tag "${inference_tag}" "$@"
+        --asr_args "${asr_args}" --asr_exp "${asr_exp}" --inference_asr_model "${inference_asr_model}" \
+        "${lm_opts[@]}" "$@"
 }
 
 # ---------------------------------------------------------------- stage 1
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     log "Stage 1: data preparation (local/data.sh; unusable utterances are listed in data/<set>/excluded.tsv)"
-    if needs_run data/.stage1.done "data preparation"; then
+    # local/data.sh writes every set again when run; what it made is in data/<set> (its contents are
+    # what later stages' settings record).
+    if needs_run data/.stage1.done "data preparation" --option "local_data_opts=${local_data_opts}" \
+            --option "max_excluded_fraction=${max_excluded_fraction}" --file "data_script=local/data.sh"; then
         # shellcheck disable=SC2086
         local/data.sh --nj "${nj}" --max_excluded_fraction "${max_excluded_fraction}" ${local_data_opts}
         for dset in ${all_sets}; do
             ${python} -m espnet_trinet.bin.datadir validate "data/${dset}"
         done
-        touch data/.stage1.done
+        mark_done data/.stage1.done
     fi
 fi
 
@@ -236,14 +291,15 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     if [ -n "${speed_perturb_factors}" ]; then
         log "Stage 2: speed perturbation of ${ssl_train_set}: ${speed_perturb_factors}"
         sp_set="${ssl_train_set}_sp"
-        if needs_run "data/${sp_set}/.done" "speed perturbation"; then
+        if needs_run "data/${sp_set}/.done" "speed perturbation" --option "factors=${speed_perturb_factors}" \
+                --data "source=data/${ssl_train_set}" --clear "data/${sp_set}"; then
             # shellcheck disable=SC2086
             ${python} -m espnet_trinet.bin.perturb_speed --in_dir "data/${ssl_train_set}" \
                 --out_dir "data/${sp_set}" --factors ${speed_perturb_factors}
             # What stage 1 left out of the set is missing from its perturbed copies too.
             report="data/${ssl_train_set}/excluded.tsv"
             [ ! -f "${report}" ] || cp "${report}" "data/${sp_set}/"
-            touch "data/${sp_set}/.done"
+            mark_done "data/${sp_set}/.done"
         fi
     else
         log "Stage 2: speed perturbation is off (--speed_perturb_factors)"
@@ -258,10 +314,16 @@ fi
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     log "Stage 3: format audio to ${fs} Hz mono ${audio_format} in ${dumpdir}/raw/org (unusable audio: <set>/excluded.tsv)"
     for dset in ${all_sets}; do
-        # format_datadir resumes by itself; its own done marker makes the re-run instant.
-        ${python} -m espnet_trinet.bin.format_datadir --in_dir "data/${dset}" \
-            --out_dir "${dumpdir}/raw/org/${dset}" --fs "${fs}" --nj "${nj}" \
-            --audio_format "${audio_format}" --max_excluded_fraction "${max_excluded_fraction}"
+        out="${dumpdir}/raw/org/${dset}"
+        if needs_run "${out}/.stage3.done" "formatting of ${dset}" --option "fs=${fs}" \
+                --option "audio_format=${audio_format}" --option "max_excluded_fraction=${max_excluded_fraction}" \
+                --data "source=data/${dset}" --clear "${out}" --fix "--dumpdir <dir>"; then
+            # format_datadir resumes by itself after a kill (the audio it wrote is reused).
+            ${python} -m espnet_trinet.bin.format_datadir --in_dir "data/${dset}" \
+                --out_dir "${out}" --fs "${fs}" --nj "${nj}" \
+                --audio_format "${audio_format}" --max_excluded_fraction "${max_excluded_fraction}"
+            mark_done "${out}/.stage3.done"
+        fi
     done
 fi
 
@@ -272,45 +334,48 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     train_sets=" $(unique_sets ${ssl_train_set} ${asr_train_set} ${valid_set}) "
     model_configs=$(for name in "${methods[@]}"; do echo "${method_config[${name}]}"; done; echo ${asr_config})
     model_configs=$(echo ${model_configs})
+    # What the models cannot encode at all is dropped from every set: below half an STFT window
+    # the frontend fails (and the decoding job with it); below 7 frames conv2d subsampling
+    # refuses the input (decoded as an empty hypothesis, a WER of deletions).
     min_encodable_sec=
+    if [ -n "${model_configs}" ]; then
+        # shellcheck disable=SC2086
+        min_encodable_sec=$(${python} -m espnet_trinet.bin.min_input_length --fs "${fs}" ${model_configs}) \
+            || { log "cannot tell the shortest input of ${model_configs}"; exit 1; }
+        log "the models (${model_configs}) encode ${min_encodable_sec} s of audio or more"
+    else
+        log "no model config given: utterances too short to encode are not dropped"
+    fi
     for dset in ${all_sets}; do
-        if needs_run "${dumpdir}/raw/${dset}/.done" "filtering of ${dset}"; then
-            duration_opts=(--min_sec "${min_sec}" --max_sec "${max_sec}")
-            # Test sets keep every usable utterance whatever its length: dropping some
-            # would make the WER incomparable with published numbers.
-            [[ "${train_sets}" == *" ${dset} "* ]] || duration_opts=(--min_sec 0 --max_sec 100000)
-            # ... except what the models cannot encode at all: below half an STFT window the
-            # frontend fails (and the decoding job with it); below 7 frames conv2d subsampling
-            # refuses the input (decoded as an empty hypothesis, a WER of deletions).
-            if [ -z "${min_encodable_sec}" ] && [ -n "${model_configs}" ]; then
-                # shellcheck disable=SC2086
-                min_encodable_sec=$(${python} -m espnet_trinet.bin.min_input_length --fs "${fs}" ${model_configs}) \
-                    || { log "cannot tell the shortest input of ${model_configs}"; exit 1; }
-                log "the models (${model_configs}) encode ${min_encodable_sec} s of audio or more"
-            fi
-            if [ -n "${min_encodable_sec}" ]; then
-                duration_opts+=(--min_encodable_sec "${min_encodable_sec}")
-            else
-                log "no model config given: utterances too short to encode are not dropped from ${dset}"
-            fi
+        duration_opts=(--min_sec "${min_sec}" --max_sec "${max_sec}")
+        # Test sets keep every usable utterance whatever its length: dropping some
+        # would make the WER incomparable with published numbers.
+        [[ "${train_sets}" == *" ${dset} "* ]] || duration_opts=(--min_sec 0 --max_sec 100000)
+        [ -z "${min_encodable_sec}" ] || duration_opts+=(--min_encodable_sec "${min_encodable_sec}")
+        if needs_run "${dumpdir}/raw/${dset}/.done" "filtering of ${dset}" \
+                --option "filter=${duration_opts[*]}" --data "source=${dumpdir}/raw/org/${dset}" \
+                --clear "${dumpdir}/raw/${dset}" --fix "--dumpdir <dir>"; then
             ${python} -m espnet_trinet.bin.filter_datadir --in_dir "${dumpdir}/raw/org/${dset}" \
                 --out_dir "${dumpdir}/raw/${dset}" "${duration_opts[@]}"
             ${python} -m espnet_trinet.bin.datadir validate "${dumpdir}/raw/${dset}"
-            touch "${dumpdir}/raw/${dset}/.done"
+            mark_done "${dumpdir}/raw/${dset}/.done"
         fi
     done
 fi
 
 # ---------------------------------------------------------------- stage 5
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-    log "Stage 5: ${token_type} token list of ${asr_train_set}"
-    run_asr none --stage 5 --stop_stage 5
+    log "Stage 5: ${token_type} token list of ${asr_train_set}$("${use_lm}" && echo ", and the LM ${lm_exp} on $(lm_texts)")"
+    run_asr "" --stage 5 --stop_stage 9 --use_lm "${use_lm}" --lm_train_text "$(lm_texts)"
 fi
 
 # ---------------------------------------------------------------- stage 6
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     log "Stage 6: feature statistics for global normalisation -> ${ssl_stats_dir}"
-    if needs_run "${ssl_stats_dir}/.done" "SSL statistics"; then
+    if needs_run "${ssl_stats_dir}/.done" "SSL statistics" \
+            --keys "frontend=${method_config[${methods[0]}]}:frontend,frontend_conf" \
+            --data "train_data=${dumpdir}/raw/${ssl_train_set}" --data "valid_data=${dumpdir}/raw/${valid_set}" \
+            --clear "${ssl_stats_dir}" --fix "--expdir <dir>"; then
         mkdir -p "${ssl_stats_dir}"
         # Every method's frontend is the same (fine-tuning loads each encoder): any config serves.
         ${python} -m espnet_trinet.bin.trinet_train --collect_stats true \
@@ -322,28 +387,34 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
             --valid_shape_file "${dumpdir}/raw/${valid_set}/wav.scp" \
             --output_dir "${ssl_stats_dir}" > "${ssl_stats_dir}/stats.log" 2>&1 \
             || { log "stage 6 failed, see ${ssl_stats_dir}/stats.log"; exit 1; }
-        touch "${ssl_stats_dir}/.done"
+        mark_done "${ssl_stats_dir}/.done"
     fi
 fi
 
-# pretrain_method <name> [trinet_train options...]: exp/ssl_<name>, unless done.
+# pretrain_method <name> [trinet_train options...]: exp/ssl_<method dir>, unless done with the same
+# settings; teacher_settings (an array) adds the frozen teacher's to them.
+teacher_settings=()
 pretrain_method() {
     local name=$1
     shift
-    local exp_dir="${expdir}/ssl_${name}"
+    local exp_dir="${expdir}/ssl_${method_dir[${name}]}"
     log "pretraining ${method_labels[${name}]} (${method_config[${name}]}) -> ${exp_dir} (log: ${exp_dir}/train.log)"
-    if needs_run "${exp_dir}/.done" "pretraining of ${name}"; then
+    if needs_run "${exp_dir}/.done" "pretraining of ${name} in ${exp_dir}" --file "config=${method_config[${name}]}" \
+            --option "options=${method_args[${name}]} $*" --file "feats_stats=${ssl_stats_dir}/train/feats_stats.npz" \
+            --data "train_data=${dumpdir}/raw/${ssl_train_set}" --data "valid_data=${dumpdir}/raw/${valid_set}" \
+            "${teacher_settings[@]}" --clear "${exp_dir}" --fix "--ssl_tag <tag>"; then
         local args
         eval "args=(${method_args[${name}]})"
         train_ssl "${exp_dir}" "${method_config[${name}]}" "${args[@]}" "$@"
-        touch "${exp_dir}/.done"
+        mark_done "${exp_dir}/.done"
     fi
 }
 
-# finetune_method <name>: exp/asr_<name> from exp/ssl_<name> (asr.sh stages 10-11).
+# finetune_method <name>: its CTC fine-tuning (asr.sh stages 10-11) from its SSL encoder.
 finetune_method() {
-    log "CTC fine-tuning of ${method_labels[$1]} -> ${expdir}/asr_$1"
-    run_asr "$1" --stage 10 --stop_stage 11 --pretrained_model "${expdir}/ssl_$1/${ssl_init_model}:encoder:encoder"
+    log "CTC fine-tuning of ${method_labels[$1]} -> $(asr_dir "$1")"
+    run_asr "$(asr_dir "$1")" --stage 10 --stop_stage 11 \
+        --pretrained_model "${expdir}/ssl_${method_dir[$1]}/${ssl_init_model}:encoder:encoder"
 }
 
 # ---------------------------------------------------------------- stage 7
@@ -362,30 +433,29 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
         finetune_method "${name}"
     done
     if [ "${scratch_baseline}" = true ]; then
-        log "Stage 8: the same CTC fine-tuning from random init (no pretraining) -> ${expdir}/asr_scratch"
-        run_asr scratch --stage 10 --stop_stage 11
+        log "Stage 8: the same CTC fine-tuning from random init (no pretraining) -> $(asr_dir scratch)"
+        run_asr "$(asr_dir scratch)" --stage 10 --stop_stage 11
     fi
 fi
 
 # ---------------------------------------------------------------- stage 9
-teacher_model="${expdir}/asr_${teacher_method}/${inference_asr_model}"
-# The token list stages 5, 8 and 10 fine-tune with (asr.sh's names); with projector ctc the
-# teacher must have been fine-tuned with it (checked by the dump and by the training).
-if [ "${token_type}" = bpe ]; then
-    token_list="data/token_list/bpe_unigram${nbpe}/tokens.txt"
-else
-    token_list="data/token_list/char/tokens.txt"
-fi
+# With projector ctc the teacher must have been fine-tuned with ${token_list}, the token list of
+# stages 5, 8 and 10 (checked by the dump and by the training).
+teacher_model=
+[ -z "${teacher_method}" ] || teacher_model="$(asr_dir "${teacher_method}")/${inference_asr_model}"
 
 # frozen_targets_opts <source> <mode> <projector> <data_key> <source_conf>: dumps the source's
 # targets of the training and validation sets when offline (once; a finished dump is reused
-# only if this teacher and projector made it) and sets teacher_opts, its trinet_train options.
+# only if this teacher and projector made it) and sets teacher_opts, its trinet_train options,
+# and teacher_settings, what its pretraining's settings record of the teacher.
 frozen_targets_opts() {
     local source=$1 mode=$2 projector=$3 data_key=$4 source_conf=$5
-    local targets_dir=${frozen_targets_dir:-${dumpdir}/frozen_targets_${projector}}
+    # Named by projector and teacher, so that two teachers' targets never share a dir.
+    local targets_dir=${frozen_targets_dir:-${dumpdir}/frozen_targets_${projector}_$(basename "$(dirname "${teacher_model}")")}
     # Every checked setting of the frozen teacher (see espnet_trinet/teachers/fit_checks.py).
     local dump_opts=(--asr_model_file "${teacher_model}" --source_conf "${source_conf}" --token_list "${token_list}")
     teacher_opts+=(--target_conf "${source}.token_list=${token_list}")
+    teacher_settings+=(--file "${source}_teacher=${teacher_model}" --file "${source}_token_list=${token_list}")
     if [ "${mode}" = online ]; then
         # Online: the teacher runs in every step.
         teacher_opts+=(--target_conf "${source}.asr_model_file=${teacher_model}")
@@ -394,8 +464,11 @@ frozen_targets_opts() {
     local dset out
     for dset in ${ssl_train_set} ${valid_set}; do
         out="${targets_dir}/${dset}"
-        mkdir -p "${out}/log"
-        if needs_run "${out}/.done" "frozen targets of ${dset}"; then
+        if needs_run "${out}/.done" "frozen targets of ${dset} in ${out}" --file "teacher=${teacher_model}" \
+                --option "source_conf=${source_conf}" --file "token_list=${token_list}" \
+                --option "frozen_dump_args=${frozen_dump_args}" --data "source=${dumpdir}/raw/${dset}" \
+                --clear "${out}" --fix "--frozen_targets_dir <dir>"; then
+            mkdir -p "${out}/log"
             # One dump job per part of the set; each resumes by itself after a kill.
             ${python} -m espnet_trinet.bin.datadir split --per_utt "${dumpdir}/raw/${dset}" "${nj}" > /dev/null
             # shellcheck disable=SC2086
@@ -409,9 +482,10 @@ frozen_targets_opts() {
             # shellcheck disable=SC2046
             ${python} -m espnet_trinet.bin.merge_frozen_targets --output_dir "${out}" \
                 $(for n in $(seq "${nj}"); do echo "${out}/split${nj}utt/${n}"; done)
-            touch "${out}/.done"
+            mark_done "${out}/.done"
         else
-            # Stage 8 may have retrained the teacher, or the options may have changed since.
+            # The same settings; and the dump's own provenance must fit the teacher too.
+            mkdir -p "${out}/log"
             # shellcheck disable=SC2086
             ${python} -m espnet_trinet.bin.dump_frozen_targets --verify_only true --output_dir "${out}" \
                 "${dump_opts[@]}" ${frozen_dump_args} > "${out}/log/verify.log" 2>&1 \
@@ -421,6 +495,8 @@ frozen_targets_opts() {
                      exit 1; }
         fi
     done
+    teacher_settings+=(--data "${source}_train_targets=${targets_dir}/${ssl_train_set}"
+                       --data "${source}_valid_targets=${targets_dir}/${valid_set}")
     # The source reads output_dim from the dump's targets_info.yaml.
     teacher_opts+=(
         --train_data_path_and_name_and_type "${targets_dir}/${ssl_train_set}/targets.scp,${data_key},kaldi_ark"
@@ -437,13 +513,14 @@ if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
         done
         eval "$(${python} -m espnet_trinet.bin.ssl_method_info --config "${method_config[${name}]}" \
             "${recipe_target_opts[@]}" --ssl_args "${ssl_args}")"
-        teacher_opts=()
+        teacher_opts=() teacher_settings=()
         for source in ${method_frozen_sources}; do
             var="method_frozen_${source}"
             mode_var="${var}_mode" projector_var="${var}_projector" key_var="${var}_data_key" conf_var="${var}_conf"
             frozen_targets_opts "${source}" "${!mode_var}" "${!projector_var}" "${!key_var}" "${!conf_var}"
         done
         pretrain_method "${name}" "${teacher_opts[@]}"
+        teacher_settings=()
     done
 fi
 
@@ -456,37 +533,57 @@ if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
 fi
 
 # ---------------------------------------------------------------- stage 11
+# The table of this run goes under exp/ (as ESPnet's recipes do); the recipe's RESULTS.md is the
+# curated record, copied from it with the command and code revision that made it.
+results="${expdir}/RESULTS.md"
 if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
-    log "Stage 11: greedy CTC decoding and scoring of ${test_sets}: ${asr_models}"
-    model_opts=()
-    for tag in ${asr_models}; do
-        run_asr "${tag}" --stage 12 --stop_stage 13
+    log "Stage 11: decoding and scoring of ${test_sets}: ${asr_models}" \
+        "(greedy CTC$("${use_lm}" && echo "; and with the LM ${lm_exp}, ${lm_inference_config}"))"
+    for model in ${asr_models}; do
+        run_asr "$(asr_dir "${model}")" --stage 12 --stop_stage 13 --use_lm false \
+            --inference_config "${inference_config}" --inference_tag "${greedy_decode_dir}"
+        if "${use_lm}"; then
+            run_asr "$(asr_dir "${model}")" --stage 12 --stop_stage 13 --use_lm true \
+                --inference_config "${lm_inference_config}" --inference_tag "${lm_decode_dir}"
+        fi
     done
     method_labels[scratch]="no pretraining"
-    for tag in ${asr_models}; do
-        model_opts+=(--model "${method_labels[${tag}]}=${expdir}/asr_${tag}/${inference_tag}")
+    model_opts=(--decoding "greedy CTC=${greedy_decode_dir}")
+    "${use_lm}" && model_opts+=(--decoding "CTC + LM=${lm_decode_dir}")
+    for model in ${asr_models}; do
+        model_opts+=(--model "${method_labels[${model}]}=$(asr_dir "${model}")")
     done
     notes=()
     for name in "${methods[@]}"; do
-        notes+=(--note "pretraining of ${name}: ${method_config[${name}]} ${method_args[${name}]} (set ${ssl_train_set})")
+        notes+=(--note "pretraining of ${name}: ${method_config[${name}]} ${method_args[${name}]} (set ${ssl_train_set}) -> ${expdir}/ssl_${method_dir[${name}]}")
     done
-    ${python} -m espnet_trinet.bin.make_results --output RESULTS.md --test_sets "${test_sets}" \
+    lm_note="no LM (--use_lm false)"
+    if "${use_lm}"; then
+        ppl=$(cat "${lm_exp}"/perplexity_*/ppl 2> /dev/null | head -n 1)
+        lm_note="LM ${lm_exp} (${lm_config:-lm_train defaults} ${lm_args}; text $(lm_texts);"
+        lm_note+=" perplexity ${ppl:-unknown} on $(basename "$(dirname "${dumpdir}/raw/${test_sets%% *}/text")"))"
+        lm_note+=", decoding ${lm_inference_config}"
+    fi
+    ${python} -m espnet_trinet.bin.make_results --output "${results}" --test_sets "${test_sets}" \
         "${model_opts[@]}" --command "${recipe_command}" --title "$(basename "$(dirname "${PWD}")") $(basename "${PWD}")" \
         "${notes[@]}" \
         --note "fine-tuning (every model the same): ${asr_config} ${asr_args} (set ${asr_train_set}), checkpoint ${inference_asr_model}" \
-        --note "decoding: ${inference_config:-defaults} (greedy CTC); frozen teacher of ${teacher_methods[*]:-no method}: ${teacher_model}" \
+        --note "greedy CTC decoding: ${inference_config:-defaults}; ${lm_note}" \
+        --note "frozen teacher of ${teacher_methods[*]:-no method}: ${teacher_model:-none}" \
         > "${expdir}/make_results.log"
-    log "wrote RESULTS.md"
-    cat RESULTS.md
+    log "wrote ${results}"
+    cat "${results}"
 fi
 
 # ---------------------------------------------------------------- stage 12
 if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
     log "Stage 12: packing the SSL and ASR models (espnet2.bin.pack)"
     for name in "${methods[@]}"; do
-        ssl_dir="${expdir}/ssl_${name}"
-        packed="${ssl_dir}/ssl_${name}_${ssl_init_model%.pth}.zip"
-        if needs_run "${packed}" "packing of ${ssl_dir}"; then
+        ssl_dir="${expdir}/ssl_${method_dir[${name}]}"
+        packed="${ssl_dir}/ssl_${method_dir[${name}]}_${ssl_init_model%.pth}.zip"
+        if needs_run "${packed%.zip}.done" "packing of ${packed}" --file "ssl_model=${ssl_dir}/${ssl_init_model}" \
+                --file "ssl_config=${ssl_dir}/config.yaml" --file "feats_stats=${ssl_stats_dir}/train/feats_stats.npz" \
+                --clear "${packed}"; then
             # A temporary name first: the zip exists only when it is complete.
             ${python} -m espnet2.bin.pack ssl --ssl_train_config "${ssl_dir}/config.yaml" \
                 --ssl_model_file "${ssl_dir}/${ssl_init_model}" \
@@ -494,10 +591,11 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
                 --outpath "${packed%.zip}.partial.zip" > "${ssl_dir}/pack.log" 2>&1 \
                 || { log "packing failed, see ${ssl_dir}/pack.log"; exit 1; }
             mv "${packed%.zip}.partial.zip" "${packed}"
+            mark_done "${packed%.zip}.done"
         fi
     done
-    for tag in ${asr_models}; do
-        run_asr "${tag}" --stage 14 --stop_stage 14
+    for model in ${asr_models}; do
+        run_asr "$(asr_dir "${model}")" --stage 14 --stop_stage 14
     done
     ls -l "${expdir}"/*/*.zip
 fi

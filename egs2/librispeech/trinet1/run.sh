@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # LibriSpeech, as in the TriNet paper: pretraining on the 960 h training sets, CTC
-# fine-tuning on train-clean-100, greedy CTC scoring on dev/test clean and other,
-# base-size conformer configs for GPUs. All stage logic is in
+# fine-tuning on train-clean-100, scoring on dev/test clean and other (greedy CTC, and CTC beam
+# search with a character Transformer LM trained on LibriSpeech's LM text: put
+# librispeech-lm-norm.txt.gz from openslr 11 in or next to the corpus folder, or pass
+# --lm_train_text, or --use_lm false), base-size conformer configs for GPUs. All stage logic is in
 # ../../TEMPLATE/trinet1/trinet.sh; see its --help.
 #   ./run.sh --librispeech_dir /data/LibriSpeech --ngpu 8
 # Without --librispeech_dir, stage 1 downloads the corpus (about 60 GB) when the
@@ -10,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
 . ./cmd.sh
-# The command line, for RESULTS.md.
+# The command line, for exp/RESULTS.md.
 recipe_command="./run.sh"
 [ $# -gt 0 ] && recipe_command+=$(printf ' %q' "$@")
 
@@ -41,6 +43,7 @@ local_data_opts="--nj 8"
     --ssl_methods "data2vec trinet" --ssl_config_suffix _base \
     --asr_config conf/finetune_ctc_base.yaml \
     --inference_config conf/decode_ctc_greedy.yaml \
+    --use_lm true --lm_config conf/train_lm_transformer.yaml --lm_inference_config conf/decode_ctc_lm.yaml \
     --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" --decode_cmd "${decode_cmd}" \
     --recipe_command "${recipe_command}" \
     "${args[@]}"

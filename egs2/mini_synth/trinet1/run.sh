@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
 . ./cmd.sh
-# The command line, for RESULTS.md.
+# The command line, for exp/RESULTS.md.
 recipe_command="./run.sh"
 [ $# -gt 0 ] && recipe_command+=$(printf ' %q' "$@")
 
@@ -20,6 +20,7 @@ recipe_command="./run.sh"
     --ssl_methods "data2vec trinet" --ssl_config_suffix _tiny \
     --asr_config conf/finetune_ctc_tiny.yaml \
     --inference_config conf/decode_ctc_greedy.yaml \
+    --use_lm true --lm_config conf/train_lm_tiny.yaml --lm_inference_config conf/decode_ctc_lm.yaml \
     --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" --decode_cmd "${decode_cmd}" \
     --recipe_command "${recipe_command}" \
     "$@"

@@ -37,18 +37,22 @@ def test_unknown_or_duplicate_ids_are_errors(tmp_path):
     assert score_main(["--ref", str(ref), "--hyp", str(tmp_path / "hyp"), "--output_dir", str(tmp_path)]) == 1
 
 
-def test_results_table_shows_every_model_and_set(tmp_path):
+def test_results_table_shows_every_model_set_and_decoding(tmp_path):
     ref = write(tmp_path / "ref", ["u1 A B C D"])
-    for name, hyp in (("good", "A B C D"), ("bad", "A X")):
-        score_set(ref, write(tmp_path / f"{name}.txt", [f"u1 {hyp}"]), tmp_path / name / "decode" / "test")
+    for name, greedy, fused in (("good", "A B C D", "A B C D"), ("bad", "A X", "A B X")):
+        score_set(ref, write(tmp_path / f"{name}.txt", [f"u1 {greedy}"]), tmp_path / name / "decode" / "test")
+        score_set(ref, write(tmp_path / f"{name}_lm.txt", [f"u1 {fused}"]), tmp_path / name / "decode_lm" / "test")
     text = write_results(
-        tmp_path / "RESULTS.md",
-        [("good model", tmp_path / "good" / "decode"), ("bad model", tmp_path / "bad" / "decode")],
+        tmp_path / "exp" / "RESULTS.md",
+        [("good model", tmp_path / "good"), ("bad model", tmp_path / "bad")],
+        [("greedy", "decode"), ("LM", "decode_lm")],
         ["test", "other"],
         command="./run.sh --stage 11",
         title="unit",
     )
-    assert (tmp_path / "RESULTS.md").read_text() == text
+    assert (tmp_path / "exp" / "RESULTS.md").read_text() == text
     assert "./run.sh --stage 11" in text
-    assert "| good model | 0.0 (0/0/0 of 4) | not scored |" in text
-    assert "| bad model | 75.0 (1/2/0 of 4) | not scored |" in text
+    assert "| model | test WER (%), greedy | test WER (%), LM | other WER (%), greedy | other WER (%), LM |" in text
+    assert "| good model | 0.0 (0/0/0 of 4) | 0.0 (0/0/0 of 4) | not scored | not scored |" in text
+    assert "| bad model | 75.0 (1/2/0 of 4) | 50.0 (1/1/0 of 4) | not scored | not scored |" in text
+    assert f"- bad model: `{tmp_path / 'bad' / 'decode'}`, `{tmp_path / 'bad' / 'decode_lm'}`" in text
