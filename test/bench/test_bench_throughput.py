@@ -32,6 +32,7 @@ def test_the_variants_come_from_the_method_configs():
         baseline(["espnet_hubert", "trinet_online"])
 
 
+@pytest.mark.slow
 def test_every_variant_updates_its_weights(built):
     for name, v in built.items():
         before = {k: p.detach().clone() for k, p in v.model.named_parameters() if p.requires_grad}
@@ -41,6 +42,7 @@ def test_every_variant_updates_its_weights(built):
         assert changed > 0, name
 
 
+@pytest.mark.slow
 def test_trinet_steps_move_the_ema_teacher_and_offline_skips_the_frozen_teacher(built):
     online, offline = built["trinet_online"], built["trinet_offline"]
     assert int(online.model.num_updates) >= 1 and int(offline.model.num_updates) >= 1

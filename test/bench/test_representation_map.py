@@ -29,6 +29,7 @@ def fake_ssl_experiment(out, method):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_taps_of_a_rebuilt_student_and_of_its_untrained_copy(tmp_path, method):
     trained = fake_ssl_experiment(tmp_path / f"ssl_{method}", method)

@@ -14,7 +14,8 @@ from trinet_testing import REPO
 pytestmark = pytest.mark.reliability
 
 UTILS = REPO / "egs2" / "TEMPLATE" / "utils"
-# Job 2 waits for the file "go", so that the first run is killed while it runs.
+# Job 2 waits for the file "go", so that the first run is killed while it runs: its folder out.2,
+# made before the wait, shows that it has started.
 JOB = "while [ JOB = 2 ] && [ ! -f go ]; do sleep 0.05; done; date +%s%N > out.JOB/result"
 
 
@@ -28,11 +29,19 @@ def env():
     return {**os.environ, "PYTHON": sys.executable}
 
 
+def job_1_ended_job_2_waiting(tmp_path):
+    """Job 1's log ends (the job runner writes it after run_once.sh made out.1/.done) and job 2 has
+    made out.2, so that it waits for "go"."""
+    log_1 = tmp_path / "log" / "work.1.log"
+    return log_1.exists() and "# Ended (code 0)" in log_1.read_text() and (tmp_path / "out.2").is_dir()
+
+
 def test_rerun_after_kill_runs_only_the_unfinished_job(tmp_path, env):
     killed = run_and_kill_when(job_array(), tmp_path, tmp_path / "first.out", env=env, timeout_s=60,
                                what="job 1 finished, job 2 running",
-                               ready=lambda: (tmp_path / "out.1" / ".done").exists())
+                               ready=lambda: job_1_ended_job_2_waiting(tmp_path))
     assert killed >= 3  # run.pl's runner and job 2's shells at least
+    assert (tmp_path / "out.1" / ".done").exists()
     assert not (tmp_path / "out.2" / "result").exists()
     result_1 = (tmp_path / "out.1" / "result").read_text()
 

@@ -40,6 +40,7 @@ def test_an_override_that_mixes_this_config_with_another_is_refused(capsys):
     assert "mixes parts of this config with others" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_assignments_evaluate_in_bash_and_errors_name_the_config(tmp_path):
     script = (f"eval \"$({sys.executable} -m espnet_trinet.bin.ssl_method_info --config "
               f"{MINI_CONF / 'pretrain_trinet_tiny.yaml'} --frozen_projector random --ssl_args \"--seed 'a b'\")\"; "
@@ -53,6 +54,7 @@ def test_the_assignments_evaluate_in_bash_and_errors_name_the_config(tmp_path):
     assert result.returncode == 1 and "bad.yaml: target 'x': type 'nothing' is not one of" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ssl_args, message", [
     ("--target_conf frozn.seed=0", "--ssl_args changes 'frozn', which none of the methods (data2vec trinet) has"),
     ("", None),

@@ -60,6 +60,7 @@ def test_configs_it_cannot_read_are_named(tmp_path):
         mil.min_input_length(tmp_path / "absent.yaml")
 
 
+@pytest.mark.slow
 def test_cli_prints_the_longest_minimum_in_seconds(tmp_path, capsys):
     conf = yaml.safe_load(ASR_CONF.read_text())
     conf["encoder_conf"]["input_layer"] = "conv2d8"  # 15 frames: 2240 samples

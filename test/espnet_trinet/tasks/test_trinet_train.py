@@ -28,6 +28,7 @@ def _train(conf, out, audio_dirs, *extra):
     return epoch_stats(out)
 
 
+@pytest.mark.slow
 def test_data2vec_loss_goes_down(audio_dirs, tmp_path):
     stats = _train(DATA2VEC, tmp_path / "d2v", audio_dirs, "--max_epoch", 8, "--optim_conf", "lr=0.002",
                    "--scheduler_conf", "warmup_steps=4")
@@ -41,6 +42,7 @@ def test_data2vec_loss_goes_down(audio_dirs, tmp_path):
     assert stats[8]["ema_decay"] == pytest.approx(expected, abs=2e-7)
 
 
+@pytest.mark.slow
 def test_trinet_with_offline_targets_trains(asr_teacher, audio_dirs, tmp_path):
     train_dir, valid_dir = audio_dirs
     for d in audio_dirs:
@@ -63,6 +65,7 @@ def test_trinet_with_offline_targets_trains(asr_teacher, audio_dirs, tmp_path):
     assert config["targets"][1]["conf"]["output_dim"] == 31  # read from the dump, written for rebuilding
 
 
+@pytest.mark.slow
 def test_resume_continues_steps_and_ema_schedule(audio_dirs, tmp_path):
     common = ("--optim_conf", "lr=0.002", "--scheduler_conf", "warmup_steps=4", "--accum_grad", 2)
     _train(DATA2VEC, tmp_path / "straight", audio_dirs, "--max_epoch", 4, *common)

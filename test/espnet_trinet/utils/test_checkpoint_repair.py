@@ -73,6 +73,7 @@ def test_epoch_model_lost_after_the_checkpoint_is_written_again_from_it(exp_dir,
     assert repair_for_resume(exp_dir) == []
 
 
+@pytest.mark.slow
 def test_command_line_reports_the_repair(exp_dir):
     truncate(exp_dir / "checkpoint.pth")
     result = subprocess.run([sys.executable, "-m", "espnet_trinet.bin.repair_checkpoint", str(exp_dir)],
