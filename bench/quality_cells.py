@@ -11,13 +11,21 @@ the fine-tuned first model without one as its teacher, as in the recipe. Work-di
     seed<S>/egs2/mini_synth/trinet1/  a copy of base's data/ and dump/ (each seed chain re-splits
                                       data dirs in place, so parallel chains must not share them)
       exp/d2v/                        stages 7-8 (and 11) of the models without a frozen teacher:
-                                      ssl_<method>, asr_<method> (the first one is the frozen
-                                      teacher of this seed's other models), asr_scratch
+                                      ssl_<method>_bench, asr_<method>_bench_bench (the first one
+                                      is the frozen teacher of this seed's other models),
+                                      asr_scratch_bench, asr_stats_raw_en_char
       exp/<model>/                    stages 9-11 of each model with a frozen teacher (e.g.
-                                      exp/trinet_random/ssl_trinet), d2v's models linked in
+                                      exp/trinet_random/ssl_trinet_bench), d2v's dirs linked in
       exp/fsdd/asr_<model>/           asr.sh stages 10-13 on FSDD: fine-tuned from the same
                                       pretrained encoders, tested on FSDD's test takes
     logs/<cell>.log, done/<cell>.json  each cell's output and its done marker
+
+The recipe names experiment dirs from their options (exp/ssl_<method><options>); every run.sh
+call here gives it fixed tags instead (``RECIPE_OPTS``), so that the names do not depend on the
+budget and are computed in one place (``ssl_name``, ``asr_name``). A TriNet cell takes its
+teacher from d2v's dirs and decodes its baselines (linked in); their done markers record the
+settings they were made with, so both cells give the recipe the same options. No cell trains
+an LM (``--use_lm false``): the benchmark compares greedy CTC decoding.
 """
 
 import os
@@ -42,10 +50,30 @@ BASELINE_CELL = BASELINE_EXPDIR
 SYNTH_TEST = "test"
 FSDD_SETS = {"fsdd_train": "train", "fsdd_dev": "dev", "fsdd_test": "test"}
 FSDD_TEST = "fsdd_test"
-INFERENCE_TAG = "decode_ctc_greedy_asr_model_valid.cer_ctc.ave"  # trinet.sh's name for the decode dirs
+# The greedy decode dirs, as utils/exp_names.sh's decode_dir_name names them (trinet.sh stage 11, asr.sh
+# without an LM).
+INFERENCE_TAG = "decode_ctc_greedy_asr_model_valid.cer_ctc.ave"
 SSL_INIT = "valid.loss.ave.pth"  # the checkpoint fine-tuning starts from (trinet.sh --ssl_init_model)
 ASR_CONFIG = "conf/finetune_ctc_tiny.yaml"
 DECODE_CONFIG = "conf/decode_ctc_greedy.yaml"
+SSL_TAG = "bench"  # trinet.sh --ssl_tag: exp/ssl_<method>_bench
+ASR_TAG = "bench"  # trinet.sh --asr_tag: exp/asr_<method>_bench_bench, exp/asr_scratch_bench
+ASR_STATS = "asr_stats_raw_en_char"  # asr.sh's statistics dir (asr_stats_raw_<lang>_<token tag>)
+# Options of every run.sh call: the dir names above, and no LM (stage 5 would train one, stage 11
+# decode with it; the comparison is greedy CTC).
+RECIPE_OPTS = ["--ssl_tag", SSL_TAG, "--asr_tag", ASR_TAG, "--use_lm", "false"]
+
+
+def ssl_name(method: str) -> str:
+    """The pretraining dir of ``method`` in a recipe --expdir (trinet.sh: ssl_<method dir>)."""
+    return f"ssl_{method}_{SSL_TAG}"
+
+
+def asr_name(method: Optional[str]) -> str:
+    """The CTC fine-tuning dir of ``method`` (None: no pretraining) in a recipe --expdir
+    (trinet.sh: asr_<method dir><asr suffix>, the method dir of no pretraining being scratch)."""
+    method_dir = SCRATCH if method is None else f"{method}_{SSL_TAG}"
+    return f"asr_{method_dir}_{ASR_TAG}"
 
 
 @dataclass
@@ -109,13 +137,13 @@ class Layout:
         method = model(key).method
         if method is None:
             raise ValueError(f"the model '{key}' has no SSL experiment (no pretraining)")
-        return self.expdir(seed, key) / f"ssl_{method}"
+        return self.expdir(seed, key) / ssl_name(method)
 
     def asr_dir(self, seed: int, key: str, test_set: str = SYNTH_TEST) -> Path:
         """The fine-tuned ASR experiment that is decoded on ``test_set``."""
         if test_set == FSDD_TEST:
             return self.seed(seed) / "exp" / "fsdd" / f"asr_{key}"
-        return self.expdir(seed, key) / f"asr_{model(key).method or SCRATCH}"
+        return self.expdir(seed, key) / asr_name(model(key).method)
 
     def scores(self, seed: int, model: str, test_set: str, unit: str) -> Path:
         """scores.json of ``unit`` (wer or cer), as written by asr.sh stage 13."""
@@ -165,7 +193,7 @@ def base_cells(layout: Layout, budget: Budget, fsdd_dir: Optional[Path]) -> List
     """
     base = layout.base()
     cells = [Cell("base/recipe", base, [["./run.sh", "--stage", "1", "--stop_stage", "6",
-                                          "--ssl_methods", " ".join(METHODS),
+                                          "--ssl_methods", " ".join(METHODS), *RECIPE_OPTS,
                                           "--local_data_opts", budget.local_data_opts]],
                   setup=lambda: copy_recipe(base))]
     if fsdd_dir is None:
@@ -200,8 +228,8 @@ def base_cells(layout: Layout, budget: Budget, fsdd_dir: Optional[Path]) -> List
 
 
 def asr_sh(budget: Budget, *args: str) -> List[str]:
-    """asr.sh on the FSDD sets, with their own token list and statistics."""
-    return ["bash", str(ASR_SH), "--python", sys.executable, "--nj", str(budget.nj),
+    """asr.sh on the FSDD sets, with their own token list and statistics, and no LM (greedy CTC)."""
+    return ["bash", str(ASR_SH), "--python", sys.executable, "--use_lm", "false", "--nj", str(budget.nj),
             "--inference_nj", str(budget.nj), "--train_set", "fsdd_train", "--valid_set", "fsdd_dev",
             "--test_sets", FSDD_TEST, "--token_listdir", "data/token_list_fsdd", "--asr_config", ASR_CONFIG,
             "--inference_config", DECODE_CONFIG, *args]
@@ -234,7 +262,7 @@ def check_models(models: Sequence[str]) -> None:
     methods = [model(k).method for k in base]
     if len(set(methods)) != len(methods):
         raise ValueError(f"{base}: two models without a frozen teacher share a method; they would share "
-                         f"exp/{BASELINE_EXPDIR}/ssl_<method>")
+                         f"exp/{BASELINE_EXPDIR}/{ssl_name('<method>')}")
     for key in base:
         if model(key).recipe_opts:
             raise ValueError(f"'{key}': recipe options of a model without a frozen teacher are not supported "
@@ -258,13 +286,14 @@ def seed_cells(layout: Layout, budget: Budget, seed: int, with_fsdd: bool,
     baseline = layout.seed(seed) / "exp" / BASELINE_EXPDIR
     cells = [Cell(f"seed{s}/{BASELINE_CELL}", recipe,
                   [["./run.sh", "--stage", "7", "--stop_stage", "11", "--expdir", str(baseline.relative_to(recipe)),
-                    "--ssl_methods", " ".join(base_methods), *scratch, "--ssl_args", pretrain,
+                    "--ssl_methods", " ".join(base_methods), *scratch, *RECIPE_OPTS, "--ssl_args", pretrain,
                     "--asr_args", finetune]],
                   setup=lambda: copy_base(layout, seed))]
     teacher = teacher_model(models)
-    shared = ["ssl_stats_16000", "asr_stats_char", *(f"{d}_{m}" for m in base_methods for d in ("ssl", "asr"))]
+    # What the TriNet cells read of d2v's (the teacher, the baselines they decode, the statistics).
+    shared = ["ssl_stats_16000", ASR_STATS, *(name(m) for m in base_methods for name in (ssl_name, asr_name))]
     if SCRATCH in models:
-        shared.append(f"asr_{SCRATCH}")
+        shared.append(asr_name(None))
     for key in with_teacher(models):
         m = model(key)
         exp = layout.expdir(seed, key)
@@ -274,7 +303,7 @@ def seed_cells(layout: Layout, budget: Budget, seed: int, with_fsdd: bool,
             f"seed{s}/{key}", recipe,
             [["./run.sh", "--stage", "9", "--stop_stage", "11", "--expdir", str(exp.relative_to(recipe)),
               "--ssl_methods", " ".join(base_methods + [m.method]), "--teacher_method", model(teacher).method,
-              *scratch, *m.recipe_opts, "--ssl_args", ssl_args, "--asr_args", finetune]],
+              *scratch, *RECIPE_OPTS, *m.recipe_opts, "--ssl_args", ssl_args, "--asr_args", finetune]],
             setup=lambda exp=exp: link_into(exp, baseline, shared)))
     if with_fsdd:
         fsdd_finetune = f"--seed {s} {budget.fsdd_finetune_args}".strip()

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Wall time and disk use of each recipe stage, and the cost of the offline frozen-target
-dump per hour of audio, from one run of the embedded recipe in a fresh copy.
+dump per hour of audio, from one run of the embedded recipe in a fresh copy, with its defaults
+(stage 5 also trains the LM, stage 11 also decodes with it).
 
-    python bench/stage_costs.py                     # runs egs2/mini_synth/trinet1/run.sh (~13 min, 2 CPUs)
+    python bench/stage_costs.py                     # runs egs2/mini_synth/trinet1/run.sh (20+ min, 2 CPUs)
     python bench/stage_costs.py --run_dir DIR --reuse   # re-read a finished run's log
 
 Writes bench/results/stage_costs.{md,json} and prints the table.
@@ -26,10 +27,12 @@ RECIPE = REPO / "egs2" / "mini_synth" / "trinet1"
 STAGE_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) \(trinet\.sh:\d+:main\) Stage (\d+): (.*)$")
 END_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) \(trinet\.sh:\d+:main\) Successfully finished")
 ACCOUNTING = re.compile(r"# Accounting: time=(\d+)")
-# Where each stage writes (glob patterns; the recipe's methods name exp/ssl_<method> and
-# exp/asr_<method>): the disk a stage uses is the growth of what these match.
+# Where each stage writes (glob patterns, as utils/exp_names.sh names the dirs: exp/ssl_<method><options>,
+# exp/asr_<method dir><options> and exp/asr_stats_raw_<lang>_<token>, the token list in data/<lang>_token_list,
+# stage 5's LM in exp/lm_<config>_<lang>_<token> and exp/lm_stats_<lang>_<token>, the dumps in
+# dump/frozen_targets_<projector>_<teacher dir>): the disk a stage uses is the growth of what these match.
 STAGE_OUTPUTS = {
-    1: ["db", "data"], 2: ["data"], 3: ["dump/raw/org"], 4: ["dump/raw"], 5: ["data/token_list"],
+    1: ["db", "data"], 2: ["data"], 3: ["dump/raw/org"], 4: ["dump/raw"], 5: ["data/*_token_list", "exp/lm_*"],
     6: ["exp/ssl_stats_16000"], 7: ["exp/ssl_*"], 8: ["exp/asr_*"],
     9: ["dump/frozen_targets_*", "exp/ssl_*"], 10: ["exp/asr_*"], 11: ["exp"], 12: ["exp"],
 }
@@ -81,7 +84,7 @@ def dump_dirs(recipe: Path, dset: str = SSL_TRAIN_SET) -> List[Path]:
 
 
 def dump_cost(out: Path, recipe: Path) -> Dict:
-    """Frozen-target dump of one set (``out`` = dump/frozen_targets_<projector>/<set>): job
+    """Frozen-target dump of one set (``out`` = dump/frozen_targets_<projector>_<teacher>/<set>): job
     seconds, bytes, and both per hour of audio."""
     dset = out.name
     info = yaml.safe_load((out / "targets_info.yaml").read_text())

@@ -8,4 +8,6 @@ fi
 . "${_trinet_tools}/venv/bin/activate"
 # ESPnet's text frontends try to download NLTK data at import; nothing can be fetched here.
 export NLTK_DATA="${NLTK_DATA:-${_trinet_tools}/venv/nltk_data}"
+# KenLM's lmplz and build_binary, when tools/install_kenlm.sh has built them (asr.sh --use_ngram true).
+[ ! -d "${_trinet_tools}/kenlm/bin" ] || export PATH="${_trinet_tools}/kenlm/bin:${PATH}"
 unset _trinet_tools

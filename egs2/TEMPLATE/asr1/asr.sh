@@ -53,9 +53,9 @@ lm_train_text=          # LM training text(s), Kaldi "id sentence" lines (defaul
 lm_dev_text=            # LM validation text (default: the valid set's text)
 lm_test_text=           # perplexity of stage 8 on this text (default: the first test set's text)
 inference_lm=valid.loss.ave.pth  # the LM checkpoint decoding uses
-use_ngram=false         # stage 9: a token n-gram (KenLM); see the README for what this machine offers
-ngram_num=3
-ngram_exp=
+use_ngram=false         # stage 9: a token n-gram (KenLM's lmplz; tools/install_kenlm.sh builds it)
+ngram_num=3             # its order
+ngram_exp=              # default: ${expdir}/ngram_<lang>_<token type>
 gpu_inference=          # decode on a GPU (default: true when --ngpu > 0)
 asr_config=             # ESPnet ASR training config (yaml)
 asr_args=               # extra options for espnet2.bin.asr_train
@@ -153,6 +153,7 @@ ngram_exp=${ngram_exp:-${expdir}/ngram_${lang}_${token_tag}}
 if [ -z "${inference_tag}" ]; then
     inference_tag=$(decode_dir_name "${inference_config}" "$("${use_lm}" && echo "${lm_exp}")" \
         "${inference_lm}" "${inference_asr_model}")
+    "${use_ngram}" && inference_tag=${inference_tag/_asr_model_/_ngram_${ngram_num}gram_asr_model_}
 fi
 if [ -z "${gpu_inference}" ]; then
     gpu_inference=false
@@ -308,9 +309,29 @@ fi
 # ---------------------------------------------------------------- stage 9
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
     if "${use_ngram}"; then
-        log "Stage 9: ${ngram_num}-gram LM -> ${ngram_exp}"
-        log "--use_ngram true: not available here (see the README, 'Language models'); use --use_ngram false"
-        exit 1
+        log "Stage 9: ${ngram_num}-gram LM of ${token_type} tokens -> ${ngram_exp}/${ngram_num}gram.bin"
+        for tool in lmplz build_binary; do
+            command -v "${tool}" > /dev/null || \
+                { log "--use_ngram true needs KenLM's ${tool}: run tools/install_kenlm.sh (it builds it into tools/kenlm/bin, which path.sh puts on PATH)"; exit 1; }
+        done
+        [ -f "${lm_stats_dir}/lm_train.txt" ] || { log "no ${lm_stats_dir}/lm_train.txt: run stage 6 first"; exit 1; }
+        if needs_run "${ngram_exp}/.done" "the ${ngram_num}-gram LM" --file "lm_train_text=${lm_stats_dir}/lm_train.txt" \
+                "${token_settings[@]}" --option "ngram_num=${ngram_num}" --clear "${ngram_exp}" --fix "--ngram_exp <dir>"; then
+            mkdir -p "${ngram_exp}"
+            # ESPnet's n-gram scorer queries KenLM with the token list's strings (<space>, bpe
+            # pieces), so the n-gram is over the same tokens, not over words.
+            ${python} -m espnet2.bin.tokenize_text --token_type "${token_type}" "${bpe_opts[@]}" \
+                --input "${lm_stats_dir}/lm_train.txt" --output "${ngram_exp}/lm_train.tokens" --field 2- \
+                --cleaner none > "${ngram_exp}/tokenize.log" 2>&1 \
+                || { log "stage 9: tokenizing failed, see ${ngram_exp}/tokenize.log"; exit 1; }
+            lmplz -S 20% --discount_fallback -o "${ngram_num}" < "${ngram_exp}/lm_train.tokens" \
+                > "${ngram_exp}/${ngram_num}gram.arpa" 2> "${ngram_exp}/lmplz.log" \
+                || { log "stage 9: lmplz failed, see ${ngram_exp}/lmplz.log"; exit 1; }
+            build_binary -s "${ngram_exp}/${ngram_num}gram.arpa" "${ngram_exp}/${ngram_num}gram.bin" \
+                > "${ngram_exp}/build_binary.log" 2>&1 \
+                || { log "stage 9: build_binary failed, see ${ngram_exp}/build_binary.log"; exit 1; }
+            mark_done "${ngram_exp}/.done"
+        fi
     else
         log "Stage 9: no n-gram LM (--use_ngram false)"
     fi
@@ -416,6 +437,10 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
     if "${use_lm}"; then
         inference_opts+=(--lm_train_config "${lm_exp}/config.yaml" --lm_file "${lm_exp}/${inference_lm}")
         decode_settings+=(--file "lm=${lm_exp}/${inference_lm}")
+    fi
+    if "${use_ngram}"; then
+        inference_opts+=(--ngram_file "${ngram_exp}/${ngram_num}gram.bin")
+        decode_settings+=(--file "ngram=${ngram_exp}/${ngram_num}gram.bin")
     fi
     decode_jobs=("${decode_cmd}")
     decode_ngpu=0
