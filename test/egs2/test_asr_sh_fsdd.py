@@ -53,7 +53,7 @@ def fsdd_asr(tmp_path_factory):
         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "2",
         "--inference_nj", "2", "--asr_config", str(CONF / "finetune_ctc_tiny.yaml"),
         "--asr_args", f"--max_epoch {EPOCHS} --batch_bins 100000 --scheduler_conf warmup_steps=60",
-        "--asr_tag", "fsdd",
+        "--asr_tag", "fsdd", "--use_lm", "false",
         "--inference_config", str(CONF / "decode_ctc_greedy.yaml"),
     ]
     result = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=1500)
@@ -64,7 +64,7 @@ def fsdd_asr(tmp_path_factory):
 @pytest.mark.slow
 def test_fsdd_fine_tuning_learns_and_decodes(fsdd_asr):
     work, _ = fsdd_asr
-    tokens = (work / "data/token_list/char/tokens.txt").read_text().split()
+    tokens = (work / "data/en_token_list/char/tokens.txt").read_text().split()
     assert tokens[0] == "<blank>" and tokens[-1] == "<sos/eos>"
     assert set("ZEROONETWTHRFUIVSXG") <= set(tokens)  # the letters of the ten digit words
 

@@ -9,8 +9,15 @@ import pytest
 import yaml
 
 from mini_synth_testing import (
+    ASR_EXP,
+    FROZEN_TARGETS,
+    GREEDY,
+    LM_EXP,
     RECIPE_ARGS,
     SHARES_REFERENCE,
+    SSL_EXP,
+    TOKEN_LIST,
+    WITH_LM,
     copy_recipe,
     file_times,
     is_rewritten_by_every_run,
@@ -52,60 +59,101 @@ def test_data_stages_write_valid_data_dirs(recipe, finished):
                                    cwd=recipe, capture_output=True, text=True)
             assert check.returncode == 0, check.stderr
         assert (recipe / "dump" / "raw" / dset / "utt2num_samples").exists()
-    tokens = (recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split()
+    tokens = (recipe / TOKEN_LIST).read_text().split()
     assert tokens[:3] == ["<blank>", "<unk>", "<space>"] and tokens[-1] == "<sos/eos>"
+    # The corpus's LM text, in Kaldi form, with none of the dev/test sentences.
+    lm_text = (recipe / "data" / "local" / "other_text" / "text").read_text().splitlines()
+    assert len(lm_text) == 2000 and lm_text[0].startswith("librispeech_lm_norm_00000001 ")
+    held_out = {line.split(" ", 1)[1] for dset in ("dev", "test")
+                for line in (recipe / "data" / dset / "text").read_text().splitlines()}
+    assert not held_out & {line.split(" ", 1)[1] for line in lm_text}
 
 
 @pytest.mark.slow
 def test_training_stages_write_checkpoints_and_trinet_uses_the_offline_teacher(recipe, finished):
-    exp = recipe / "exp"
-    assert (exp / "ssl_stats_16000" / "train" / "feats_stats.npz").exists()
-    for ssl in ("ssl_data2vec", "ssl_trinet"):
-        assert (exp / ssl / "2epoch.pth").exists() and (exp / ssl / "valid.loss.ave.pth").exists()
-        assert "2epoch results" in (exp / ssl / "train.log").read_text()
-    for asr in ("asr_scratch", "asr_data2vec", "asr_trinet"):
-        assert (exp / asr / "valid.cer_ctc.ave.pth").exists(), asr
+    assert (recipe / "exp" / "ssl_stats_16000" / "train" / "feats_stats.npz").exists()
+    for ssl in SSL_EXP.values():
+        assert (recipe / ssl / "2epoch.pth").exists() and (recipe / ssl / "valid.loss.ave.pth").exists()
+        assert "2epoch results" in (recipe / ssl / "train.log").read_text()
+    for asr in ASR_EXP.values():
+        assert (recipe / asr / "valid.cer_ctc.ave.pth").exists(), asr
     # The data2vec and TriNet fine-tunings start from their SSL encoders, the scratch one does not.
-    assert "--init_param exp/ssl_data2vec/valid.loss.ave.pth:encoder:encoder" in (exp / "asr_data2vec" / "train.log").read_text()
-    assert "--init_param exp/ssl_trinet/valid.loss.ave.pth:encoder:encoder" in (exp / "asr_trinet" / "train.log").read_text()
-    assert "--init_param" not in (exp / "asr_scratch" / "train.log").read_text()
+    for method in ("data2vec", "trinet"):
+        init = f"--init_param {SSL_EXP[method]}/valid.loss.ave.pth:encoder:encoder"
+        assert init in (recipe / ASR_EXP[method] / "train.log").read_text()
+    assert "--init_param" not in (recipe / ASR_EXP["scratch"] / "train.log").read_text()
 
-    vocab = len((recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split())
-    info = yaml.safe_load((recipe / "dump" / "frozen_targets_ctc" / "train" / "targets_info.yaml").read_text())
+    vocab = len((recipe / TOKEN_LIST).read_text().split())
+    info = yaml.safe_load((recipe / FROZEN_TARGETS / "train" / "targets_info.yaml").read_text())
     assert info["output_dim"] == vocab and info["num_utterances"] == 24
-    assert info["teacher_model"].endswith("asr_data2vec/valid.cer_ctc.ave.pth")
-    config = yaml.safe_load((exp / "ssl_trinet" / "config.yaml").read_text())
+    assert info["teacher_model"] == f"{ASR_EXP['data2vec']}/valid.cer_ctc.ave.pth"
+    config = yaml.safe_load((recipe / SSL_EXP["trinet"] / "config.yaml").read_text())
     frozen = next(spec for spec in config["targets"] if spec["name"] == "frozen")
     assert frozen == dict(name="frozen", type="frozen_asr", conf=dict(
-        mode="offline", projector="ctc", token_list="data/token_list/char/tokens.txt", output_dim=vocab))
+        mode="offline", projector="ctc", token_list=TOKEN_LIST, output_dim=vocab))
     assert config["train_data_path_and_name_and_type"][-1] == [
-        "dump/frozen_targets_ctc/train/targets.scp", "frozen_targets", "kaldi_ark"]
+        f"{FROZEN_TARGETS}/train/targets.scp", "frozen_targets", "kaldi_ark"]
     # What the mismatch checks compare: the teacher's tokens and frame rate, its checksum.
-    tokens = (recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split()
+    tokens = (recipe / TOKEN_LIST).read_text().split()
     assert info["token_list"] == tokens and info["fs"] == 16000 and len(info["teacher_model_sha256"]) == 64
-    for asr in ("asr_data2vec", "asr_trinet"):
-        assert "fits the fine-tuning model" in (exp / asr / "check_init_param.log").read_text()
-    assert "loss_regul" in (exp / "ssl_trinet" / "train.log").read_text()
+    for method in ("data2vec", "trinet"):
+        assert "fits the fine-tuning model" in (recipe / ASR_EXP[method] / "check_init_param.log").read_text()
+    assert "loss_regul" in (recipe / SSL_EXP["trinet"] / "train.log").read_text()
+    # Every finished stage's marker records its settings, e.g. the pretraining's config and options.
+    record = yaml.safe_load((recipe / SSL_EXP["data2vec"] / ".done").read_text())
+    assert record["settings"]["config"]["source"] == "conf/pretrain_data2vec_tiny.yaml"
+    assert "--max_epoch 2 --batch_bins 200000" in record["settings"]["options"]["value"]
+
+
+@pytest.mark.slow
+def test_lm_stages_train_the_lm_on_the_asr_token_list(recipe, finished):
+    lm = recipe / LM_EXP
+    assert (lm / "valid.loss.ave.pth").exists() and "1epoch results" in (lm / "train.log").read_text()
+    config = yaml.safe_load((lm / "config.yaml").read_text())
+    assert config["token_list"] == (recipe / TOKEN_LIST).read_text().split()
+    lm_train = (recipe / "exp" / "lm_stats_en_char" / "lm_train.txt").read_text().splitlines()
+    assert len(lm_train) == 2000 + 12  # the LM text and the labelled transcripts, ids made distinct
+    assert len({line.split()[0] for line in lm_train}) == len(lm_train)
+    ppl = float((lm / "perplexity_test" / "ppl").read_text())
+    assert 1.0 < ppl < len(config["token_list"])  # better than uniform over the tokens
 
 
 @pytest.mark.slow
 def test_decoding_scoring_and_results(recipe, finished):
     refs = (recipe / "dump" / "raw" / "test" / "text").read_text().splitlines()
-    for asr in ("asr_scratch", "asr_data2vec", "asr_trinet"):
-        decode = recipe / "exp" / asr / "decode_ctc_greedy_asr_model_valid.cer_ctc.ave" / "test"
-        hyps = (decode / "text").read_text().splitlines()
-        assert [h.split()[0] for h in hyps] == [r.split()[0] for r in refs]
-        assert re.match(r"WER \d+\.\d\d %", (decode / "score_wer" / "result.txt").read_text())
-    results = (recipe / "RESULTS.md").read_text()
+    for asr in ASR_EXP.values():
+        for decoding in (GREEDY, WITH_LM):
+            decode = recipe / asr / decoding / "test"
+            hyps = (decode / "text").read_text().splitlines()
+            assert [h.split()[0] for h in hyps] == [r.split()[0] for r in refs]
+            assert re.match(r"WER \d+\.\d\d %", (decode / "score_wer" / "result.txt").read_text())
+        # The LM decoding used the LM, with the weight of its config.
+        log = (recipe / asr / WITH_LM / "test" / "logdir" / "asr_inference.1.log").read_text()
+        assert f"--lm_file {LM_EXP}/valid.loss.ave.pth" in log and "'lm': 0.5" in log
+    results = (recipe / "exp" / "RESULTS.md").read_text()
     assert "./run.sh --local_data_opts" in results
+    assert "| model | test WER (%), greedy CTC | test WER (%), CTC + LM |" in results
+    cell = r"\d+\.\d \(\d+/\d+/\d+ of \d+\)"
     for name in ("no pretraining", "data2vec", "trinet (ctc, offline)"):
-        assert re.search(rf"\| {re.escape(name)} \| \d+\.\d \(\d+/\d+/\d+ of \d+\) \|", results), results
+        assert re.search(rf"\| {re.escape(name)} \| {cell} \| {cell} \|", results), results
+    for asr in ASR_EXP.values():
+        assert f"`{asr}/{GREEDY}`, `{asr}/{WITH_LM}`" in results
+
+
+@pytest.mark.slow
+def test_the_run_leaves_every_tracked_file_unchanged(recipe, finished):
+    # git status is clean after the main job: the run writes only data/, dump/, exp/ and db/.
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files", "egs2/mini_synth/trinet1"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert "egs2/mini_synth/trinet1/RESULTS.md" in tracked
+    for path in tracked:
+        copy = recipe / path.removeprefix("egs2/mini_synth/trinet1/")
+        assert copy.read_bytes() == (REPO / path).read_bytes(), path
 
 
 @pytest.mark.slow
 def test_packed_models_load_in_a_fresh_process(recipe, finished, tmp_path):
-    exp = recipe / "exp"
-    asr_zip = exp / "asr_trinet" / "asr_trinet_valid.cer_ctc.ave.zip"
+    asr_zip = recipe / ASR_EXP["trinet"] / f"{ASR_EXP['trinet'][4:]}_valid.cer_ctc.ave.zip"
     wav = next((recipe / "db").rglob("*.flac"))
     out = in_fresh_process(tmp_path, f"""
         import soundfile
@@ -118,7 +166,7 @@ def test_packed_models_load_in_a_fresh_process(recipe, finished, tmp_path):
     """)
     assert "HYP" in out and "str" in out
     for tag in ("data2vec", "trinet"):
-        ssl_zip = exp / f"ssl_{tag}" / f"ssl_{tag}_valid.loss.ave.zip"
+        ssl_zip = recipe / SSL_EXP[tag] / f"{SSL_EXP[tag][4:]}_valid.loss.ave.zip"
         out = in_fresh_process(tmp_path, f"""
             from espnet2.main_funcs.pack_funcs import unpack
             from espnet_trinet.tasks.trinet import TriNetTask
@@ -127,8 +175,8 @@ def test_packed_models_load_in_a_fresh_process(recipe, finished, tmp_path):
             print("ENCODER", sum(p.numel() for p in model.encoder.parameters()))
         """)
         assert re.search(r"ENCODER \d+", out)
-    for asr in ("asr_scratch", "asr_data2vec"):
-        assert (exp / asr / f"{asr}_valid.cer_ctc.ave.zip").stat().st_size > 100_000
+    for asr in (ASR_EXP["scratch"], ASR_EXP["data2vec"]):
+        assert (recipe / asr / f"{asr[4:]}_valid.cer_ctc.ave.zip").stat().st_size > 100_000
 
 
 @pytest.mark.slow
@@ -136,8 +184,8 @@ def test_rerun_skips_every_finished_stage(recipe, finished):
     before = file_times(recipe)
     again = run_recipe(recipe, *RECIPE_ARGS)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "Stage 12" in again.stdout and "asr_train" not in again.stdout
-    assert again.stdout.count("skip:") >= 15, again.stdout
+    assert "Stage 12" in again.stdout and "asr_train" not in again.stdout and "lm_train" not in again.stdout
+    assert again.stdout.count("done with the same settings") >= 20, again.stdout
     # Only scoring, the results table and stage 9's check of the dumped targets are done again
     # (seconds); nothing else is written again.
     changed = sorted(p for p, t in file_times(recipe).items() if before.get(p) != t)

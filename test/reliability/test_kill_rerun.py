@@ -11,7 +11,6 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 
@@ -20,7 +19,10 @@ import torch
 
 from kill_testing import run_and_kill_when
 from mini_synth_testing import (
+    ASR_EXP,
+    GREEDY,
     RECIPE_ARGS,
+    SSL_EXP,
     RUN_TIMEOUT_S,
     SHARES_REFERENCE,
     copy_recipe,
@@ -31,7 +33,7 @@ from mini_synth_testing import (
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, SHARES_REFERENCE]
 
-DECODE = "decode_ctc_greedy_asr_model_valid.cer_ctc.ave"
+DECODE = GREEDY
 NUM_DEV = 20  # utterances of the dev set (4 speakers x 5, mini_synth_testing.RECIPE_ARGS)
 
 
@@ -39,30 +41,37 @@ def read(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-class InEpoch2:
-    """Holds a third of an epoch after ESPnet's Trainer logged "2/2epoch started" in ``log`` (epoch
-    1's length taken from the log's timestamps), so that the kill lands inside epoch 2 on a slow or
-    a fast machine alike."""
+def in_epoch_2(log: str) -> Callable[[Path], bool]:
+    """Whether ESPnet's Trainer has started epoch 2 (so epoch 1's checkpoint.pth is written) and not
+    yet logged its results (which come before epoch 2's checkpoint), from the training's ``log``."""
 
-    STARTED = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \(trainer:\d+\) INFO: ([12])/2epoch started")
+    def ready(recipe: Path) -> bool:
+        text = read(recipe / log)
+        return "2/2epoch started" in text and "2epoch results" not in text
 
-    def __init__(self, log: str):
-        self.log = log
-        self.kill_at: Optional[float] = None
-
-    def __call__(self, recipe: Path) -> bool:
-        if self.kill_at is None:
-            started = {epoch: stamp for stamp, epoch in self.STARTED.findall(read(recipe / self.log))}
-            if "2" not in started:
-                return False
-            stamps = [datetime.strptime(started[e], "%Y-%m-%d %H:%M:%S,%f") for e in ("1", "2") if e in started]
-            self.kill_at = time.monotonic() + (stamps[-1] - stamps[0]).total_seconds() / 3
-        return time.monotonic() >= self.kill_at
+    return ready
 
 
 def decoded_utterances(log: Path) -> int:
     """Utterances that asr_inference has decoded so far, from its log (it logs each best hypothesis)."""
     return read(log).count("best hypo: ")
+
+
+def both_jobs_decoding(logdir: str) -> Callable[[Path], bool]:
+    """Whether each of the two decoding jobs of ``logdir`` has decoded an utterance (so it runs, its
+    model loaded), together at least 3, and neither has finished: no "# Ended" in its log (the job
+    runner writes it when the job exits) and no done marker (utils/run_once.sh, before that)."""
+
+    def ready(recipe: Path) -> bool:
+        logs = [recipe / logdir / f"asr_inference.{job}.log" for job in (1, 2)]
+        decoded = [decoded_utterances(log) for log in logs]
+        return (
+            min(decoded) >= 1 and sum(decoded) >= 3
+            and not any("# Ended" in read(log) for log in logs)
+            and not any((recipe / logdir / f"output.{job}" / ".done_split2").exists() for job in (1, 2))
+        )
+
+    return ready
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,10 @@ class KillPoint:
         name: for messages.
         step: the interrupted step's folder (relative to the recipe): the only place, besides what
             every run rewrites, that the re-run may change.
-        ready: kill when it holds (polled every 10 ms).
-        timeout_s: how long to wait for it.
+        ready: kill when it holds (polled every 10 ms, and checked again on the frozen recipe before
+            the kill: kill_testing.run_and_kill_when).
+        timeout_s: how long to wait for it, from the start of ./run.sh (whatever stages come
+            before it: at most what a whole run may take).
     """
 
     name: str
@@ -87,26 +98,26 @@ KILL_POINTS = (
     KillPoint(
         "stage 3, formatting of the dev set, after some files are written",
         "dump/raw/org/dev",
-        lambda r: any((r / "dump/raw/org/dev/data").rglob("*.flac")),
-        timeout_s=600,
+        lambda r: 0 < len(list((r / "dump/raw/org/dev/data").rglob("*.flac"))) < NUM_DEV,
+        timeout_s=RUN_TIMEOUT_S,
     ),
     KillPoint(
         "stage 9, TriNet pretraining in epoch 2",
-        "exp/ssl_trinet",
-        InEpoch2("exp/ssl_trinet/train.log"),
-        timeout_s=900,
+        SSL_EXP["trinet"],
+        in_epoch_2(f"{SSL_EXP['trinet']}/train.log"),
+        timeout_s=RUN_TIMEOUT_S,
     ),
     KillPoint(
         "stage 10, CTC fine-tuning of TriNet in epoch 2",
-        "exp/asr_trinet",
-        InEpoch2("exp/asr_trinet/train.log"),
-        timeout_s=600,
+        ASR_EXP["trinet"],
+        in_epoch_2(f"{ASR_EXP['trinet']}/train.log"),
+        timeout_s=RUN_TIMEOUT_S,
     ),
     KillPoint(
-        "stage 11, decoding with the data2vec model, after some utterances are decoded",
-        f"exp/asr_data2vec/{DECODE}/test",
-        lambda r: decoded_utterances(r / f"exp/asr_data2vec/{DECODE}/test/logdir/asr_inference.1.log") >= 3,
-        timeout_s=600,
+        "stage 11, decoding with the data2vec model, both jobs under way",
+        f"{ASR_EXP['data2vec']}/{DECODE}/test",
+        both_jobs_decoding(f"{ASR_EXP['data2vec']}/{DECODE}/test/logdir"),
+        timeout_s=RUN_TIMEOUT_S,
     ),
 )
 
@@ -259,8 +270,8 @@ def test_training_resumes_from_its_last_checkpoint(attempts, point):
 def test_decoding_redoes_only_the_interrupted_model(attempts):
     recipe, runs = attempts
     at_kill = runs[3].times
-    scratch = f"exp/asr_scratch/{DECODE}/test"
-    assert f"{scratch}/.done" in at_kill and f"exp/asr_data2vec/{DECODE}/test/.done" not in at_kill
+    scratch = f"{ASR_EXP['scratch']}/{DECODE}/test"
+    assert f"{scratch}/.done" in at_kill and f"{ASR_EXP['data2vec']}/{DECODE}/test/.done" not in at_kill
     logdir = recipe / KILL_POINTS[3].step / "logdir"
     for job in (1, 2):
         killed, rerun = read(logdir / f"asr_inference.{job}.log.1"), read(logdir / f"asr_inference.{job}.log")
@@ -279,12 +290,12 @@ def test_reruns_do_not_recompute_what_was_finished_before_the_kill(attempts):
 
 def test_results_and_models_equal_the_uninterrupted_run(attempts, reference):
     recipe, _ = attempts
-    assert results_tables(recipe / "RESULTS.md") == results_tables(reference / "RESULTS.md")
-    for tag in ("scratch", "data2vec", "trinet"):
-        hyps = f"exp/asr_{tag}/{DECODE}/test/text"
+    assert results_tables(recipe / "exp" / "RESULTS.md") == results_tables(reference / "exp" / "RESULTS.md")
+    for asr in ASR_EXP.values():
+        hyps = f"{asr}/{DECODE}/test/text"
         assert read(recipe / hyps) == read(reference / hyps), hyps
-    for exp in ("ssl_data2vec", "ssl_trinet", "asr_scratch", "asr_data2vec", "asr_trinet"):
-        assert_same_models(recipe / "exp" / exp, reference / "exp" / exp)
+    for exp in (*SSL_EXP.values(), *ASR_EXP.values()):
+        assert_same_models(recipe / exp, reference / exp)
 
 
 def as_if_killed_while_writing(exp_dir: Path, name: str) -> None:
@@ -307,17 +318,18 @@ def test_kills_during_the_checkpoint_writes_are_repaired(attempts, reference, tm
     # On a copy of the finished run, stage 8's two trainings as a kill inside the Trainer's
     # end-of-epoch writes leaves them: a state ESPnet's --resume alone does not get past.
     recipe = copy_recipe(tmp_path, outputs_of=attempts[0])
-    as_if_killed_while_writing(recipe / "exp/asr_scratch", "2epoch.pth")
-    as_if_killed_while_writing(recipe / "exp/asr_data2vec", "checkpoint.pth")
+    scratch, data2vec = ASR_EXP["scratch"], ASR_EXP["data2vec"]
+    as_if_killed_while_writing(recipe / scratch, "2epoch.pth")
+    as_if_killed_while_writing(recipe / data2vec, "checkpoint.pth")
 
     rerun = subprocess.run(["./run.sh", *RECIPE_ARGS, "--stage", "8", "--stop_stage", "8"], cwd=recipe,
                            capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    assert "exp/asr_scratch/2epoch.pth was missing or incomplete" in rerun.stderr
-    assert "exp/asr_data2vec/checkpoint.pth cannot be read" in rerun.stderr
-    assert (recipe / "exp/asr_data2vec/checkpoint.pth.unreadable").exists()  # kept, not deleted
+    assert f"{scratch}/2epoch.pth was missing or incomplete" in rerun.stderr
+    assert f"{data2vec}/checkpoint.pth cannot be read" in rerun.stderr
+    assert (recipe / data2vec / "checkpoint.pth.unreadable").exists()  # kept, not deleted
     # scratch: epoch 2 was complete, nothing is trained again; data2vec: nothing to resume from.
-    assert re.findall(r"(\d+)/2epoch started", read(recipe / "exp/asr_scratch/train.log")) == []
-    assert re.findall(r"(\d+)/2epoch started", read(recipe / "exp/asr_data2vec/train.log")) == ["1", "2"]
-    for exp in ("asr_scratch", "asr_data2vec"):  # the same seeds give the same models
-        assert_same_models(recipe / "exp" / exp, reference / "exp" / exp)
+    assert re.findall(r"(\d+)/2epoch started", read(recipe / scratch / "train.log")) == []
+    assert re.findall(r"(\d+)/2epoch started", read(recipe / data2vec / "train.log")) == ["1", "2"]
+    for exp in (scratch, data2vec):  # the same seeds give the same models
+        assert_same_models(recipe / exp, reference / exp)
