@@ -100,7 +100,7 @@ def test_collapse_curves_follow_the_models_of_the_table(tmp_path):
             log = layout.ssl_dir(seed, key) / "train.log"
             log.parent.mkdir(parents=True)
             log.write_text("\n".join([interval(1, 1, 5, 0.9 + seed / 100), results(1, 8)]) + "\n")
-    assert layout.ssl_dir(0, "trinet_random") == tmp_path / "seed0/egs2/mini_synth/trinet1/exp/trinet_random/ssl_trinet"
+    assert layout.ssl_dir(0, "trinet_random") == tmp_path / "seed0/egs2/mini_synth/trinet1/exp/trinet_random/ssl_trinet_bench"
     curves = load_curves(layout, [0, 1])
     assert list(curves) == ["data2vec", "trinet_random"]
     assert curves["trinet_random"]["target_var"]["mean"] == [pytest.approx(0.905)]
