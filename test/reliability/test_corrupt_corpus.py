@@ -41,8 +41,10 @@ RECIPE_ARGS = [
     "--nj", "1", "--inference_nj", "1", "--ngpu", "0",
     "--ssl_methods", f"data2vec={MINI_CONF / 'pretrain_data2vec_tiny.yaml'}", "--ssl_args", "--max_epoch 1",
     "--asr_config", str(MINI_CONF / "finetune_ctc_tiny.yaml"), "--asr_args", "--max_epoch 1",
-    "--scratch_baseline", "false",
+    "--scratch_baseline", "false", "--use_lm", "false",
 ]
+# Dirs named from the options, as the recipe names them.
+SSL_DIR, ASR_DIR = "ssl_data2vec_max_epoch1", "asr_data2vec_max_epoch1_max_epoch1"
 TIMEOUT_S = 900
 
 
@@ -160,8 +162,8 @@ def test_later_stages_train_and_decode_on_what_is_left(corrupt_run):
     later = _run(prefix or [], recipe, "./run.sh", "--librispeech_dir", str(corpus),
                  "--stage", "5", "--stop_stage", "8", *RECIPE_ARGS)
     assert later.returncode == 0, (later.stdout + later.stderr)[-5000:]
-    assert (recipe / "exp" / "ssl_data2vec" / "valid.loss.ave.pth").exists()
-    assert (recipe / "exp" / "asr_data2vec" / "valid.cer_ctc.ave.pth").exists()
+    assert (recipe / "exp" / SSL_DIR / "valid.loss.ave.pth").exists()
+    assert (recipe / "exp" / ASR_DIR / "valid.cer_ctc.ave.pth").exists()
     # Decoding and scoring test_clean, the set that held the 0.05 s utterance, with the fine-tuned
     # model (stage 11 would also want TriNet's). Not test_other: ESPnet's beam-1 CTC search is
     # quadratic in the output length, and an untrained model's 60 s hypothesis takes minutes.
@@ -169,11 +171,11 @@ def test_later_stages_train_and_decode_on_what_is_left(corrupt_run):
         prefix or [], recipe, "bash", "-c",
         ". ./path.sh && ../../TEMPLATE/asr1/asr.sh --stage 12 --stop_stage 13 --nj 1 --inference_nj 1 "
         "--train_set train_clean_100 --valid_set dev_clean --test_sets test_clean "
-        f"--asr_config {MINI_CONF / 'finetune_ctc_tiny.yaml'} --asr_tag data2vec "
+        f"--asr_config {MINI_CONF / 'finetune_ctc_tiny.yaml'} --asr_exp exp/{ASR_DIR} --use_lm false "
         "--inference_config conf/decode_ctc_greedy.yaml",
     )
     assert decode.returncode == 0, (decode.stdout + decode.stderr)[-5000:]
-    decode_dir = next((recipe / "exp" / "asr_data2vec").glob("decode_*/test_clean"))
+    decode_dir = next((recipe / "exp" / ASR_DIR).glob("decode_*/test_clean"))
     assert set(_ids(decode_dir / "text")) == set(_ids(recipe / "dump" / "raw" / "test_clean" / "wav.scp"))
     # Dropped and reported: 0.05 s (ESPnet: an empty hypothesis), 0.01 s (ESPnet: the STFT fails, no decoding).
     assert not {"300-3000-0003", "300-3000-0004"} & set(_ids(decode_dir / "text"))

@@ -124,7 +124,7 @@ def test_asr_sh_stage_11_stops_before_training(ssl_exp, tmp_path):
     work = tmp_path / "recipe"
     for name, seed in (("train", 0), ("valid", 1)):
         write_audio_dir(work / "dump" / "raw" / name, 2, seed=seed)
-    token_dir = work / "data" / "token_list" / "char"
+    token_dir = work / "data" / "en_token_list" / "char"
     token_dir.mkdir(parents=True)
     shutil.copy(ssl_exp / "tokens.txt", token_dir / "tokens.txt")
     result = subprocess.run(
