@@ -398,7 +398,10 @@ if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
             ${python} -m espnet_trinet.bin.check_init_param "${config_opts[@]}" "${data_opts[@]}" \
                 "${norm_opts[@]}" "${init_opts[@]}" ${asr_args} > "${check_log}" 2>&1 \
                 || { log "stage 11: the fine-tuning config does not fit --pretrained_model (${check_log}):"
-                     sed -n '/ERROR/,$p' "${check_log}"; exit 1; }
+                     sed -n '/ERROR/,$p' "${check_log}"
+                     # Nothing was trained: the next run, with the config fixed, is a first run.
+                     rm -f "${asr_exp}/.settings.yaml"
+                     exit 1; }
             if grep -q "ignore_init_mismatch true:" "${check_log}"; then
                 log "warning: --pretrained_model fits only partly, the rest stays random; see ${check_log}"
             fi
