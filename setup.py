@@ -22,13 +22,15 @@ install_requires = [
     # defaults, and the recipes' settings); without them a run stops at its first epoch.
     "tensorboard==2.21.0",
     "matplotlib==3.11.2",  # also what bench/RESULTS.md was made with
+    # k-means labels (MT4SSL's offline targets, HuBERT-style): MiniBatchKMeans, as HuBERT's and
+    # ESPnet's k-means scripts use; the version bench/RESULTS.md was made with.
+    "scikit-learn==1.9.1",
 ]
 
 extras_require = {
     # pytest 9 ignores how pytest-xdist 3.8 marks a test's group (it rewrites Item._nodeid, which
     # pytest 9 no longer reads), and the README's `--dist loadgroup` then scatters a module's tests.
     "test": ["pytest==8.4.2", "pytest-xdist==3.8.0"],
-    "bench": ["scikit-learn==1.9.1"],  # the version bench/RESULTS.md was made with (matplotlib: above)
 }
 
 setup(

@@ -8,9 +8,10 @@ One forward reads top to bottom:
   4. every objective: head(tap) against its targets on its frames -> loss_<name>;
      L = sum of weight x loss, normalised per frame or as the reference code
 and after each optimizer update ``on_optimizer_step`` lets every source move (the EMA
-step). A NaN/inf loss is turned into NaN gradients so that no update follows from it, and
-counted at the update boundary (``on_update_boundary``); the collapse guard watches the
-monitored objective.
+step; DinoSR's codebooks, from the frames the objectives read, which each source
+``observe``s in the training step). A NaN/inf loss is turned into NaN gradients so that no
+update follows from it, and counted at the update boundary (``on_update_boundary``); the
+collapse guard watches the monitored objective.
 
 data2vec is one EMA source and one objective on the last block; TriNet adds the frozen
 teacher and a second objective on the final output, with its first objective on block N-1
@@ -165,14 +166,17 @@ class SSLModel(AbsESPnetModel):
         taps = self._taps(view, hs)
 
         # 4. Objectives: head(tap) against targets on their frames; the weighted sum.
-        loss, stats, objective_stats = 0.0, {}, {}
+        loss, stats, objective_stats, used = 0.0, {}, {}, {}
         num_masked = view.masked.sum()
         dim = self.encoder.output_size()
         for name, objective in self.objectives.items():
             target = targets[objective.targets]
-            out = objective(taps[objective.tap], target, view.frames(objective.frames) & target.frames)
-            term = normalized_loss(out.per_frame, out.elements_per_frame, self.loss_normalization, dim, num_masked)
+            frames = view.frames(objective.frames) & target.frames
+            out = objective(taps[objective.tap], target, frames)
+            term = normalized_loss(out.per_frame, out.elements_per_frame, self.loss_normalization, dim, num_masked,
+                                   objective.sqrt_dim_scale)
             loss = loss + objective.weight * term
+            used[objective.targets] = frames if objective.targets not in used else used[objective.targets] | frames
             stats[f"loss_{name}"] = term.detach()
             objective_stats.update({f"{key}_{name}": value for key, value in out.stats.items()})
             if name == self.monitor:
@@ -182,6 +186,9 @@ class SSLModel(AbsESPnetModel):
         stats["loss"] = loss.detach().clone()
         stats.update(monitored)
         stats.update(objective_stats)
+        if self.training:
+            for source, frames in used.items():  # e.g. DinoSR's codebooks learn from these frames
+                self.targets[source].observe(targets[source], frames)
         for source, target in targets.items():
             stats.update({(k if k not in stats else f"{k}_{source}"): v for k, v in target.stats.items()})
         stats.update(self._monitor(taps[self.objectives[self.monitor].tap], view))
@@ -211,6 +218,8 @@ class SSLModel(AbsESPnetModel):
             NonFiniteLossError: too many updates in a row were skipped for a NaN/inf loss.
         """
         applied, self._updated_since_boundary = self._updated_since_boundary, False
+        for source in self.targets.values():
+            source.on_update_boundary()
         self.nonfinite_guard.at_update_boundary(applied)
 
     # ------------------------------------------------------------------ parts

@@ -36,6 +36,9 @@ class AbsObjective(torch.nn.Module, ABC):
             "N-1", or a block number).
         targets: the name of its target source.
         frames: "masked", "unmasked" or "all" (real frames with a target).
+        sqrt_dim_scale: with ``loss_normalization: reference``, whether its sum is also
+            scaled by 1/sqrt(D), as the TriNet and data2vec code scales every term; MT4SSL's
+            and DinoSR's cross-entropies are not (``objectives/normalization.py``).
     """
 
     name: str
@@ -43,6 +46,7 @@ class AbsObjective(torch.nn.Module, ABC):
     tap: str
     targets: str
     frames: str
+    sqrt_dim_scale: bool = True
 
     @abstractmethod
     def forward(self, student: torch.Tensor, targets: Targets, frames: torch.Tensor) -> ObjectiveOutput:

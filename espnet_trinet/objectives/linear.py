@@ -19,17 +19,26 @@ class LinearPrediction(AbsObjective):
     """Linear(D, C) on one student tap, against one target source.
 
     Args:
-        name, weight, tap, targets, frames: see ``AbsObjective``.
+        name, weight, tap, targets, frames, sqrt_dim_scale: see ``AbsObjective``.
         input_dim: D of the tap; output_dim: C of the target source.
         target_kind: the source's kind (decides the loss).
+        num_groups: the source's id sets per frame; one head predicts one (codebooks need
+            ``codebook_heads``).
     """
 
     def __init__(self, name: str, input_dim: int, output_dim: int, target_kind: str, tap: str = "final",
-                 targets: str = "ema", frames: str = "masked", weight: float = 1.0):
+                 targets: str = "ema", frames: str = "masked", weight: float = 1.0, sqrt_dim_scale: bool = True,
+                 num_groups: int = 1):
         super().__init__()
         if target_kind not in LOSSES:
             raise ValueError(f"objective '{name}': no loss for targets of kind '{target_kind}'")
+        if num_groups != 1:
+            raise ValueError(
+                f"objective '{name}': its targets '{targets}' give {num_groups} ids per frame (one per codebook); "
+                "a linear head predicts one: use type codebook_heads"
+            )
         self.name, self.weight, self.tap, self.targets, self.frames = name, float(weight), tap, targets, frames
+        self.sqrt_dim_scale = bool(sqrt_dim_scale)
         self.target_kind = target_kind
         self.head = torch.nn.Linear(input_dim, output_dim)
 

@@ -23,7 +23,8 @@ class Targets:
     """One source's targets for a batch, on the student's frames.
 
     Attributes:
-        values: (B, T, C) float (kind "regression" or "soft") or (B, T) int64 ids ("hard").
+        values: (B, T, C) float (kind "regression" or "soft"), (B, T) int64 ids ("hard"), or
+            (B, T, G) int64 ids for a source of G id sets (``num_groups``: one per codebook).
         frames: (B, T) bool, the frames that have a target.
         kind: one of ``TARGET_KINDS``.
         stats: scalars for the training log (e.g. the EMA decay).
@@ -86,6 +87,8 @@ class AbsTargets(torch.nn.Module, ABC):
     Attributes:
         kind: one of ``TARGET_KINDS``.
         output_dim: C, the size of a head predicting these targets (classes or dims).
+        num_groups: id sets per frame of a "hard" source (DinoSR: one per codebook; 1:
+            values are (B, T)); every objective is built knowing it.
         data_key: the data entry the source reads from the batch (None: none), e.g.
             ``frozen_targets`` for dumped frozen-teacher targets.
         needs_finetuned_teacher: a method with this source pretrains after another
@@ -94,6 +97,7 @@ class AbsTargets(torch.nn.Module, ABC):
 
     kind: str
     output_dim: int
+    num_groups: int = 1
     data_key: Optional[str] = None
     # The recipe must fine-tune a teacher before a method with this source can pretrain.
     needs_finetuned_teacher: bool = False
@@ -102,8 +106,20 @@ class AbsTargets(torch.nn.Module, ABC):
     def forward(self, batch: TeacherInput) -> Targets:
         """The batch's targets, aligned to the student's (B, T) frames."""
 
+    def observe(self, targets: Targets, used: torch.Tensor) -> None:
+        """In training, after the objectives: the (B, T) bool frames they read of ``targets``.
+
+        A source that learns from its own targets (DinoSR's codebooks move towards the
+        teacher outputs at the masked frames) gathers what it needs here and applies it in
+        ``on_update``; it may add scalars to ``targets.stats`` for the log.
+        """
+
     def on_update(self, num_updates: int, student_encoder: torch.nn.Module) -> None:
         """After each optimizer update (``num_updates`` before it): e.g. the EMA step."""
+
+    def on_update_boundary(self) -> None:
+        """At every update boundary, after ``on_update`` or instead of it when the update was
+        skipped (a NaN/inf loss or gradient): e.g. drop what ``observe`` gathered for it."""
 
     def check_fits(self, student: StudentInput, data_files: Sequence[Path]) -> None:
         """Fail, before training, if the targets cannot fit the student.

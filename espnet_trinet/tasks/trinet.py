@@ -236,7 +236,7 @@ class TriNetTask(AbsTask):
                     )
                 objectives.append(objective_choices.get_class(spec["type"])(
                     name=spec["name"], input_dim=encoder.output_size(), output_dim=source.output_dim,
-                    target_kind=source.kind, **spec["conf"],
+                    target_kind=source.kind, num_groups=source.num_groups, **spec["conf"],
                 ))
             if not _REBUILDING.get():
                 # Here, not at the first batch: a teacher or dump that does not fit fails before training.
