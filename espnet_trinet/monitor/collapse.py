@@ -56,18 +56,45 @@ class CollapseError(RuntimeError):
     """Raised by ``CollapseGuard``: training is stopped instead of going on silently."""
 
 
+# What a statistic under its threshold means, and what to do: the spreads and the rank watch
+# the student and the EMA teacher; codebook_ppl watches DinoSR's online codebooks.
+_REPRESENTATION = (
+    "Likely cause: the student and the EMA teacher converged to a "
+    "near-constant output, usually because the learning rate is too high or its "
+    "warm-up too short, or the EMA decay starts too low (the teacher follows the "
+    "student too closely). Fix: lower optim_conf.lr or lengthen the scheduler "
+    "warm-up, raise the EMA target's decay_start, and resume from an earlier "
+    "checkpoint; with TriNet, a larger weight of the frozen-teacher objective "
+    "also anchors the student."
+)
+_CODEBOOKS = (
+    "Likely cause: the teacher's layers collapsed onto a few codewords of the online "
+    "codebooks, so the targets carry little information: codebook_decay too low (the "
+    "codewords chase each batch), the learning rate too high, or the EMA teacher follows "
+    "the student too closely or was frozen too early. Fix: in the online_codebooks target's "
+    "conf raise codebook_decay, raise decay_start/decay_end or freeze_teacher_after (null: "
+    "never), or lower optim_conf.lr or lengthen the scheduler warm-up, and resume from an "
+    "earlier checkpoint (one from before codebook_ppl fell)."
+)
+MESSAGES = dict(target_var=_REPRESENTATION, pred_var=_REPRESENTATION, eff_rank=_REPRESENTATION,
+                codebook_ppl=_CODEBOOKS)
+
+
 class CollapseGuard:
     """Stops training when targets or predictions lose their spread.
 
     The defaults are data2vec's (reference code): after 5k updates, target_var < 0.1
     or pred_var < 0.01 means the student and the EMA teacher have agreed on a
     near-constant output. ``min_effective_rank`` (off by default) also catches slow
-    dimensional collapse, which the variances alone miss.
+    dimensional collapse, which the variances alone miss. ``min_codebook_ppl`` (off by
+    default) watches DinoSR's codebook usage (``codebook_ppl``, from 1: every frame on one
+    codeword, to V: all used equally); the reference code logs it and stops on nothing.
 
     Args:
         min_target_var: threshold on ``target_var`` (None = off).
         min_pred_var: threshold on ``pred_var`` (None = off).
         min_effective_rank: threshold on ``eff_rank`` (None = off).
+        min_codebook_ppl: threshold on ``codebook_ppl`` (None = off).
         warmup_updates: no check before this many optimizer updates.
     """
 
@@ -76,12 +103,14 @@ class CollapseGuard:
         min_target_var: Optional[float] = 0.1,
         min_pred_var: Optional[float] = 0.01,
         min_effective_rank: Optional[float] = None,
+        min_codebook_ppl: Optional[float] = None,
         warmup_updates: int = 5000,
     ):
         self.thresholds = {
             "target_var": min_target_var,
             "pred_var": min_pred_var,
             "eff_rank": min_effective_rank,
+            "codebook_ppl": min_codebook_ppl,
         }
         self.warmup_updates = warmup_updates
 
@@ -94,13 +123,8 @@ class CollapseGuard:
                 continue
             value = float(stats[name])
             if value < threshold:
+                what = "codebook collapse" if name == "codebook_ppl" else "representation collapse"
                 raise CollapseError(
-                    f"representation collapse after {num_updates} updates: {name}={value:.4g} "
-                    f"< {threshold}. Likely cause: the student and the EMA teacher converged to a "
-                    "near-constant output, usually because the learning rate is too high or its "
-                    "warm-up too short, or the EMA decay starts too low (the teacher follows the "
-                    "student too closely). Fix: lower optim_conf.lr or lengthen the scheduler "
-                    "warm-up, raise the EMA target's decay_start, and resume from an earlier "
-                    "checkpoint; with TriNet, a larger weight of the frozen-teacher objective "
-                    "also anchors the student. The thresholds live in model_conf.collapse_guard."
+                    f"{what} after {num_updates} updates: {name}={value:.4g} < {threshold}. "
+                    f"{MESSAGES[name]} The thresholds live in model_conf.collapse_guard."
                 )

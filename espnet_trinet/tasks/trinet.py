@@ -39,6 +39,7 @@ from typeguard import typechecked
 from espnet_trinet.encoders.layerwise import layer_drop_rate
 from espnet_trinet.models.ssl_model import SSLModel
 from espnet_trinet.objectives.abs_objective import AbsObjective
+from espnet_trinet.objectives.codebook_heads import CodebookHeads
 from espnet_trinet.objectives.linear import LinearPrediction
 from espnet_trinet.targets.abs_targets import AbsTargets
 from espnet_trinet.targets.registry import TARGET_TYPES
@@ -91,7 +92,10 @@ target_choices = ClassChoices(
 )
 objective_choices = ClassChoices(
     "objectives",
-    classes=dict(linear=LinearPrediction),
+    classes=dict(
+        linear=LinearPrediction,  # one head; its loss follows the targets' kind
+        codebook_heads=CodebookHeads,  # DinoSR: one head per codebook of an online_codebooks source
+    ),
     type_check=AbsObjective,
     default=None,
 )

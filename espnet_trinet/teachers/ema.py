@@ -1,6 +1,7 @@
 """The EMA teacher: an exponential moving average of the student's encoder blocks."""
 
 import copy
+from typing import Optional
 
 import torch
 
@@ -10,13 +11,20 @@ def ema_decay(
     start: float = 0.999,
     end: float = 0.9999,
     anneal_updates: int = 30000,
+    freeze_after: Optional[int] = None,
 ) -> float:
     """Decay used for the EMA step that follows optimizer update number ``num_updates``.
 
     Linear from ``start`` (at 0 updates) to ``end`` (at ``anneal_updates``), constant
     after, as in data2vec. ``num_updates`` counts optimizer updates, not forward
     passes, so it is independent of gradient accumulation.
+
+    ``freeze_after`` (None: never): the teacher follows the student through the first
+    ``freeze_after`` updates and is frozen from then on, decay 1.0 (DinoSR's
+    ``freeze_teacher_step``; ``EMATeacher.update`` takes no step at decay 1.0).
     """
+    if freeze_after is not None and num_updates >= freeze_after:
+        return 1.0
     if anneal_updates <= 0 or num_updates >= anneal_updates:
         return end
     return start + (end - start) * num_updates / anneal_updates
@@ -43,7 +51,13 @@ class EMATeacher(torch.nn.Module):
 
     @torch.no_grad()
     def update(self, student: torch.nn.Module, decay: float) -> None:
-        """teacher <- decay * teacher + (1 - decay) * student; buffers are copied."""
+        """teacher <- decay * teacher + (1 - decay) * student; buffers are copied.
+
+        decay 1.0 is a frozen teacher: nothing moves, not even the buffers (DinoSR skips
+        the whole EMA step once its teacher is frozen).
+        """
+        if decay >= 1.0:
+            return
         teacher_params = [p for p in self.model.parameters()]
         student_params = [p.detach() for p in student.parameters()]
         if len(teacher_params) != len(student_params):

@@ -115,7 +115,7 @@ def test_two_ranks_train_like_one_process(asr_teacher, tmp_path):
         assert valid_two[epoch]["loss"] == pytest.approx(valid_one[epoch]["loss"], rel=2e-6), epoch
 
 
-@pytest.mark.parametrize("conf", ["pretrain_data2vec_tiny.yaml", "pretrain_trinet_tiny.yaml"])
+@pytest.mark.parametrize("conf", ["pretrain_data2vec_tiny.yaml", "pretrain_trinet_tiny.yaml", "pretrain_dinosr_tiny.yaml"])
 def test_every_trainable_parameter_gets_a_gradient(conf):
     # DDP (ESPnet runs it with find_unused_parameters=False) fails at the second step
     # when a parameter that requires a gradient gets none.

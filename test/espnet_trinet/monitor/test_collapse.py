@@ -34,3 +34,17 @@ def test_guard_on_effective_rank_is_optional():
     CollapseGuard(warmup_updates=0).check(10, stats)
     with pytest.raises(CollapseError, match="eff_rank"):
         CollapseGuard(min_effective_rank=4.0, warmup_updates=0).check(10, stats)
+
+
+def test_guard_on_codebook_usage_names_the_codebooks():
+    stats = dict(codebook_ppl=torch.tensor(2.5), target_var=torch.tensor(0.5), pred_var=torch.tensor(0.5))
+    CollapseGuard(warmup_updates=0).check(10, stats)  # off by default
+    guard = CollapseGuard(min_target_var=None, min_codebook_ppl=4.0, warmup_updates=0)
+    with pytest.raises(CollapseError) as error:
+        guard.check(10, stats)
+    message = str(error.value)
+    assert message.startswith("codebook collapse after 10 updates: codebook_ppl=2.5 < 4.0.")
+    for words in ("collapsed onto a few codewords", "codebook_decay", "freeze_teacher_after", "decay_start",
+                  "optim_conf.lr", "resume from an earlier checkpoint", "model_conf.collapse_guard"):
+        assert words in message, words
+    guard.check(10, dict(codebook_ppl=torch.tensor(5.0)))

@@ -81,3 +81,28 @@ def test_ema_update_after_each_optimizer_step_follows_the_schedule():
     for b, t, s in zip(before, source.teacher.parameters(), encoder.encoders.parameters()):
         assert torch.allclose(t, 0.945 * b + 0.055 * s, atol=1e-6)
     assert not any(p.requires_grad for p in source.teacher.parameters())
+
+
+# Recorded with the code before the EMA teacher's layers were shared with online_codebooks
+# (commit 3a313a1, one thread): the refactoring must not move data2vec's targets.
+GOLDEN = [
+    (dict(top_k=3, last_block="N-1", features="ffn", share_student_input=False),
+     266.927969657816, -24.593368620110994, [-0.013335, -0.23671, 0.051827, 0.964214]),
+    (dict(top_k=2, last_block="N", features="block", share_student_input=True),
+     435.7517967489548, 31.176395566907466, [-1.365513, -0.189287, 0.034866, -0.371525]),
+]
+
+
+@pytest.mark.parametrize("conf, abs_sum, weighted_sum, row", GOLDEN, ids=["ffn_clean", "block_shared"])
+def test_targets_match_the_recorded_values(conf, abs_sum, weighted_sum, row):
+    encoder = _encoder()
+    torch.manual_seed(5)
+    feats, lengths = torch.randn(2, 80, 20), torch.tensor([80, 60])
+    source = EMALayerTargets(encoder, **conf)
+    torch.manual_seed(7)  # the positional dropout of the shared input
+    values = source(_batch(encoder, feats, lengths)).values.double()
+    weights = torch.randn(values.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    assert values.shape == (2, 19, 16)
+    assert float(values.abs().sum()) == pytest.approx(abs_sum, rel=1e-6)
+    assert float((values * weights).sum()) == pytest.approx(weighted_sum, abs=1e-4)
+    assert values[1, 5, :4].tolist() == pytest.approx(row, abs=1e-5)

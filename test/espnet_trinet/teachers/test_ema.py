@@ -37,3 +37,19 @@ def test_teacher_has_no_grad_and_stays_in_eval_mode():
     assert all(not p.requires_grad for p in teacher.parameters())
     x = torch.ones(4, 2)
     assert torch.equal(teacher(x), teacher(x))  # dropout off
+
+
+def test_a_frozen_teacher_takes_no_step():
+    assert ema_decay(199999, 0.999, 0.9999, 30000, freeze_after=200000) == 0.9999
+    assert ema_decay(200000, 0.999, 0.9999, 30000, freeze_after=200000) == 1.0
+    assert ema_decay(10**6, 0.999, 0.9999, 30000) == 0.9999  # None: never frozen
+    student = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    teacher = EMATeacher(student)
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(1.0)
+        student[1].running_mean.fill_(5.0)
+    teacher.update(student, decay=1.0)
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(value, before[key]), key  # buffers are not copied either
