@@ -8,9 +8,10 @@ optimizer's step-post hook exactly as in training.
   the peer users have today (the external reference). Its model masks before the encoder,
   so its conformer has no subsampling; a wav2vec CNN frontend with one extra stride-2 layer
   (640 samples, 40 ms) gives it the same frame rate as ours (fbank 10 ms + 4x conv2d).
-- one variant per pretraining method of the benchmarks (``methods.METHODS``, each the
+- one variant per pretraining method timed (``methods.TIMED_METHODS``, each the
   mini_synth config ``conf/pretrain_<method>_tiny.yaml`` at this encoder size): ``<method>``
-  for a method without a frozen-teacher target (data2vec), and for a method with one (TriNet)
+  for a method without a frozen-teacher target (data2vec; MT4SSL, whose k-means labels come
+  with the batch as from the recipe's label dump; DinoSR), and for a method with one (TriNet)
   ``<method>_online`` (the frozen ASR teacher run in every step) and ``<method>_offline``
   (precomputed targets read from the batch, as from the offline dump).
 
@@ -27,7 +28,7 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from methods import METHODS, RECIPE, method_config, method_info  # noqa: E402
+from methods import RECIPE, TIMED_METHODS, method_config, method_info  # noqa: E402
 
 TINY_CONF = RECIPE / "conf"
 HUBERT = "espnet_hubert"
@@ -56,7 +57,7 @@ def variant_spec(name: str) -> Tuple[str, Optional[str]]:
                      f"config {TINY_CONF}/pretrain_<method>_tiny.yaml")
 
 
-def variants(methods: Sequence[str] = METHODS) -> Tuple[str, ...]:
+def variants(methods: Sequence[str] = TIMED_METHODS) -> Tuple[str, ...]:
     """HuBERT, then the variants of each method."""
     return (HUBERT,) + tuple(v for m in methods for v in method_variants(m))
 
@@ -147,7 +148,7 @@ def _method_args(size: EncoderSize, method: str, target_conf: Dict, tmp: Path, n
     args = _parse(TriNetTask, config, tmp, name)
     overrides = {}
     for spec in config.get("targets", []):
-        if spec["type"] == "ema_layers":
+        if spec["type"] in ("ema_layers", "online_codebooks"):  # EMA teachers of the top-K blocks
             # Targets: the top 2/3 of the blocks, as the paper's 8 of 12 (below the config's top block).
             last = parse_block((spec.get("conf") or {}).get("last_block", "N"), size.num_blocks) + 1
             overrides[spec["name"]] = dict(top_k=min(last, max(1, (2 * size.num_blocks) // 3)))
@@ -232,6 +233,7 @@ def build_variant(name: str, size: EncoderSize, speech: torch.Tensor, lengths: t
         if mode is None:
             args = _method_args(size, method, {}, tmp, name)
             model = task.build_model(args).to(device)
+            batch.update(_kmeans_labels(method, model, lengths, device))
         else:
             teacher = tmp / "teacher" / "model.pth"
             if not teacher.exists():
@@ -258,6 +260,23 @@ def build_variant(name: str, size: EncoderSize, speech: torch.Tensor, lengths: t
     optimizer = task.build_optimizers(args, model)[0]
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return StepVariant(name, model, optimizer, batch, trainable)
+
+
+def _kmeans_labels(method: str, model: torch.nn.Module, lengths: torch.Tensor,
+                   device: torch.device) -> Dict[str, torch.Tensor]:
+    """Random ids at the student's frames for each k-means label target of the method (MT4SSL), as
+    the recipe's labels come with the audio: the step cost does not depend on which ids they are."""
+    from espnet_trinet.encoders.layerwise import count_frames
+
+    info = method_info(method)
+    data = {}
+    for source in info["method_label_sources"].split():
+        classes = int(info[f"method_labels_{source}_num_classes"])
+        frames = torch.tensor(count_frames(model.frontend, model.encoder, lengths.tolist()))
+        ids = torch.randint(0, classes, (len(lengths), int(frames.max())), generator=torch.Generator().manual_seed(0))
+        key = info[f"method_labels_{source}_data_key"]
+        data.update({key: ids.float().to(device), f"{key}_lengths": frames.to(device)})
+    return data
 
 
 def make_audio(batch_size: int, seconds: float, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:

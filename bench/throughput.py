@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Training-step cost of ESPnet's HuBERT SSL task and of the benchmarks' pretraining methods
-(bench/methods.py; today data2vec, and TriNet with its frozen teacher online / targets offline),
+(bench/methods.py: data2vec, TriNet with its frozen teacher online / targets offline, MT4SSL and DinoSR),
 measured in one process on the same audio batch.
 
     python bench/throughput.py --quick            # < 1 min on a CPU

@@ -109,3 +109,20 @@ def epoch_stats(exp_dir: Path, mode: str = "train"):
     states = torch.load(exp_dir / "checkpoint.pth", map_location="cpu", weights_only=False)
     stats = states["reporter"]["stats"]
     return {epoch: dict(values[mode]) for epoch, values in sorted(stats.items()) if mode in values}
+
+
+def make_kmeans_labels(audio_dirs, student_config: Path, out: Path, num_clusters: int = 8) -> list:
+    """MFCC k-means labels of the tiny audio dirs, as the recipe makes them (learn on the first dir,
+    dump every dir); returns the trinet_train options that read them (data key ``labels``)."""
+    from espnet_trinet.bin.kmeans_labels import main as kmeans_main
+
+    kmeans_dir = out / "kmeans"
+    assert kmeans_main(["learn", "--data_dir", str(audio_dirs[0]), "--student_config", str(student_config),
+                        "--features", "mfcc", "--num_clusters", str(num_clusters), "--output_dir", str(kmeans_dir),
+                        "--show_progress", "false"]) == 0
+    options = []
+    for split, data_dir in zip(("train", "valid"), audio_dirs):
+        assert kmeans_main(["dump", "--data_dir", str(data_dir), "--kmeans_dir", str(kmeans_dir),
+                            "--output_dir", str(out / split), "--show_progress", "false"]) == 0
+        options += [f"--{split}_data_path_and_name_and_type", f"{out / split}/labels.scp,labels,kaldi_ark"]
+    return options

@@ -11,6 +11,12 @@ Reads the config's ``targets`` with the options trinet_train will get and prints
     method_frozen_frozen_projector=ctc # and the projector settings the dump must use
     method_frozen_frozen_data_key=frozen_targets
     method_frozen_frozen_conf='{num_classes: 32, projector: ctc, seed: 0, temperature: 1.0}'
+    method_label_sources=km            # k-means label targets the recipe makes (frame_labels with
+    method_labels_km_features=mfcc     # conf.features): and for each of them: features (mfcc or
+    method_labels_km_num_classes=100   # ssl), clusters, the data key and, for ssl features, the
+    method_labels_km_data_key=labels   # method whose encoder makes them and its block
+    method_labels_km_feature_method=''
+    method_labels_km_feature_layer=''
     method_args='--target_conf frozen.mode=offline --max_epoch 3'  # its trinet_train options
     method_foreign_names=''            # --target_conf/--objective_conf names this config lacks
 
@@ -92,15 +98,52 @@ def _default(cls, key):
     return inspect.signature(cls.__init__).parameters[key].default
 
 
+KMEANS_FEATURES = ("mfcc", "ssl")
+
+
+def _kmeans_settings(name: str, conf: dict) -> dict:
+    """The shell variables of a k-means label source: what the recipe makes its labels from."""
+    features = str(conf["features"])
+    if features not in KMEANS_FEATURES:
+        raise ValueError(f"target '{name}': features must be one of {KMEANS_FEATURES}, got '{features}'")
+    method, layer = conf.get("feature_method") or "", conf.get("feature_layer") or ""
+    if features == "ssl" and not (method and layer):
+        raise ValueError(
+            f"target '{name}': features ssl needs feature_method (the method whose pretrained encoder makes "
+            "the features, e.g. data2vec) and feature_layer (its block, e.g. 6)"
+        )
+    if conf.get("num_classes") is None:
+        raise ValueError(f"target '{name}': k-means labels need num_classes (the clusters, e.g. 100)")
+    prefix = f"method_labels_{name}_"
+    return {
+        f"{prefix}features": features,
+        f"{prefix}num_classes": int(conf["num_classes"]),
+        f"{prefix}data_key": conf.get("data_key", "labels"),
+        f"{prefix}feature_method": method if features == "ssl" else "",
+        f"{prefix}feature_layer": layer if features == "ssl" else "",
+    }
+
+
+def _kmeans_label(name: str, conf: dict) -> str:
+    """'k-means 100 of MFCC' or 'k-means 500 of data2vec block 6', for RESULTS.md."""
+    if conf["features"] == "ssl":
+        return f"k-means {conf['num_classes']} of {conf.get('feature_method')} block {conf.get('feature_layer')}"
+    return f"k-means {conf['num_classes']} of {str(conf['features']).upper()}"
+
+
 def method_info(config: dict, ssl_args: str = "", frozen_mode: str = "", frozen_projector: str = "") -> dict:
     """{shell variable: value} for one method (see the module docstring)."""
     args, target_conf, foreign = split_ssl_args(shlex.split(ssl_args), config)
     specs = resolved_specs(config.get("targets", []), target_conf, "target")
-    recipe_opts, frozen, labels, per_source = [], [], [], {}
+    recipe_opts, frozen, labels, label_sources, per_source = [], [], [], [], {}
     for spec in specs:
         cls = TARGET_TYPES.get(spec["type"])
         if cls is None:
             raise ValueError(f"target '{spec['name']}': type '{spec['type']}' is not one of {sorted(TARGET_TYPES)}")
+        if spec["type"] == "frame_labels" and spec["conf"].get("features"):
+            label_sources.append(spec["name"])
+            labels.append(_kmeans_label(spec["name"], spec["conf"]))
+            per_source.update(_kmeans_settings(spec["name"], spec["conf"]))
         if not cls.needs_finetuned_teacher:
             continue
         name, conf = spec["name"], spec["conf"]
@@ -120,6 +163,7 @@ def method_info(config: dict, ssl_args: str = "", frozen_mode: str = "", frozen_
         method_needs_teacher="true" if frozen else "false",
         method_label="; ".join(labels),
         method_frozen_sources=" ".join(frozen),
+        method_label_sources=" ".join(label_sources),
         method_args=" ".join(shlex.quote(token) for token in shlex.split(" ".join(recipe_opts)) + args),
         method_foreign_names=" ".join(dict.fromkeys(foreign)),
         **per_source,

@@ -6,6 +6,8 @@ import sys
 import pytest
 import torch
 
+from espnet_trinet.encoders.layerwise import embed_frames
+
 from trinet_testing import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -22,7 +24,7 @@ def built(tmp_path_factory):
 
 def test_the_variants_come_from_the_method_configs():
     # The methods' configs: data2vec has no frozen teacher, TriNet's frozen_asr target gives two modes.
-    assert VARIANTS == ("espnet_hubert", "data2vec", "trinet_online", "trinet_offline")
+    assert VARIANTS == ("espnet_hubert", "data2vec", "trinet_online", "trinet_offline", "mt4ssl", "dinosr")
     assert variants(["trinet"]) == ("espnet_hubert", "trinet_online", "trinet_offline")
     assert variant_spec("trinet_offline") == ("trinet", "offline") and variant_spec("data2vec") == ("data2vec", None)
     assert baseline(VARIANTS) == "data2vec"
@@ -54,10 +56,27 @@ def test_trinet_steps_move_the_ema_teacher_and_offline_skips_the_frozen_teacher(
                                                                       online.batch["speech_lengths"])
     assert torch.equal(targets.float(), offline.batch["frozen_targets"])
     assert torch.equal(lengths, offline.batch["frozen_targets_lengths"])
-    # The EMA targets are the top 2/3 of the blocks (2 of the tiny size's 4), as the paper's 8 of 12.
-    assert {v.model.targets["ema"].top_k for n, v in built.items() if n != "espnet_hubert"} == {2}
+    # The EMA teachers' targets are the top 2/3 of the blocks (2 of the tiny size's 4), as the paper's 8 of
+    # 12 (DinoSR: one codebook for each of them).
+    teachers = [s for n, v in built.items() if n != "espnet_hubert" for s in v.model.targets.values()
+                if hasattr(s, "top_k")]
+    assert len(teachers) == 5 and {s.top_k for s in teachers} == {2}
     # The offline step does less work than the online one: no teacher forward.
     assert count_flops(offline.train_step) < count_flops(online.train_step)
+
+
+@pytest.mark.slow
+def test_mt4ssl_reads_kmeans_labels_at_the_student_frames_and_dinosr_moves_its_codebooks(built):
+    mt4ssl, dinosr = built["mt4ssl"], built["dinosr"]
+    labels, lengths = mt4ssl.batch["labels"], mt4ssl.batch["labels_lengths"]
+    _, _, masks = embed_frames(mt4ssl.model.encoder, *mt4ssl.model._features(mt4ssl.batch["speech"],
+                                                                             mt4ssl.batch["speech_lengths"]))
+    assert torch.equal(lengths, masks.sum(dim=(1, 2))) and labels.shape == (2, int(lengths.max()))
+    assert 0 <= int(labels.min()) and int(labels.max()) < mt4ssl.model.targets["km"].output_dim
+    source = next(s for s in dinosr.model.targets.values() if hasattr(s, "codebook_sums"))
+    before = source.codebook_sums.clone()
+    dinosr.train_step()
+    assert not torch.equal(before, source.codebook_sums)
 
 
 def test_memory_tracker_counts_live_tensors_once():

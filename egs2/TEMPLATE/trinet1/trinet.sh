@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shared stages of every TriNet recipe (egs2/<corpus>/trinet1/run.sh calls this):
 #    1 data prep   2 speed perturbation   3 format   4 filter   5 token list
-#    6 SSL statistics   7 pretraining of the methods without a frozen teacher (data2vec)
+#    6 SSL statistics   7 pretraining of the methods without a frozen teacher (data2vec, MT4SSL
+#      after its k-means labels, DinoSR)
 #    8 their CTC fine-tuning (the baselines; one of them is the frozen teacher)
 #    9 pretraining of the methods with a frozen teacher (TriNet)   10 their CTC fine-tuning
 #   11 decoding (greedy CTC, and with the LM), scoring, exp/RESULTS.md   12 packing
@@ -73,6 +74,8 @@ frozen_projector=       # stage 9: ctc, random or regression (default: the confi
 frozen_dump_args=       # extra dump_frozen_targets options (e.g. "--batch_seconds 60"; the projector is the config's)
 frozen_targets_dir=     # stage 9: where the dumped targets go (default: ${dumpdir}/frozen_targets_<projector>);
                         # give each teacher its own dir when several experiments share one dump/
+kmeans_args=            # stages 7, 9: extra k-means options of the methods' labels (kmeans_labels learn,
+                        # e.g. "--sample_fraction 0.1 --seed 1"; clusters and features are the config's)
 inference_config=       # stage 11: decoding config (greedy CTC)
 inference_asr_model=valid.cer_ctc.ave.pth  # checkpoint decoded, packed and used as frozen teacher
 recipe_command="./run.sh"  # written into exp/RESULTS.md as the command that made it
@@ -111,12 +114,14 @@ Options:
   --frozen_projector       ctc, random or regression (default: each config's projector)
   --frozen_dump_args       extra dump_frozen_targets options (e.g. "--batch_seconds 60")
   --frozen_targets_dir     dumped targets of stage 9 (default: ${dumpdir}/frozen_targets_<projector>)
+  --kmeans_args            extra options of the k-means labels (MT4SSL), e.g. "--sample_fraction 0.1"
   --inference_config / --inference_asr_model   stage 11, greedy CTC (${inference_asr_model})
   --python / --train_cmd / --cuda_cmd / --decode_cmd   interpreter and job backends (cmd.sh)
   --recipe_command / --dumpdir / --expdir
 
 Stages:
   1 data preparation (local/data.sh)      7 pretraining of the methods without a frozen teacher
+                                            (k-means labels first, for a method that has them)
   2 speed perturbation (optional)         8 their CTC fine-tuning (+ no-pretraining baseline)
   3 format audio to ${fs} Hz              9 pretraining of the methods with a frozen teacher
   4 filter too short / long / empty      10 their CTC fine-tuning
@@ -202,6 +207,16 @@ for spec in ${ssl_methods}; do
     method_dir[${name}]=${name}$(args_tag "${args[*]}")
     [ -z "${ssl_tag}" ] || method_dir[${name}]=${name}_${ssl_tag}
     for part in ${method_foreign_names}; do override_names[${part}]+=" ${name}"; done
+    # k-means labels of another method's encoder (HuBERT's second iteration): that method must
+    # pretrain earlier in stage 7.
+    for source in ${method_label_sources}; do
+        var="method_labels_${source}_feature_method"
+        feature_method=${!var}
+        [ -z "${feature_method}" ] && continue
+        [[ " ${independent_methods[*]} " == *" ${feature_method} "* ]] || \
+            { log "--ssl_methods: ${name}'s k-means labels '${source}' are made from ${feature_method}'s encoder:" \
+                  "list ${feature_method}, a method without a frozen teacher, before ${name}"; exit 1; }
+    done
     methods+=("${name}")
     if [ "${method_needs_teacher}" = true ]; then teacher_methods+=("${name}"); else independent_methods+=("${name}"); fi
 done
@@ -392,8 +407,8 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
 fi
 
 # pretrain_method <name> [trinet_train options...]: exp/ssl_<method dir>, unless done with the same
-# settings; teacher_settings (an array) adds the frozen teacher's to them.
-teacher_settings=()
+# settings; source_settings (an array) adds those of its prepared targets (prepare_sources).
+source_settings=()
 pretrain_method() {
     local name=$1
     shift
@@ -402,7 +417,7 @@ pretrain_method() {
     if needs_run "${exp_dir}/.done" "pretraining of ${name} in ${exp_dir}" --file "config=${method_config[${name}]}" \
             --option "options=${method_args[${name}]} $*" --file "feats_stats=${ssl_stats_dir}/train/feats_stats.npz" \
             --data "train_data=${dumpdir}/raw/${ssl_train_set}" --data "valid_data=${dumpdir}/raw/${valid_set}" \
-            "${teacher_settings[@]}" --clear "${exp_dir}" --fix "--ssl_tag <tag>"; then
+            "${source_settings[@]}" --clear "${exp_dir}" --fix "--ssl_tag <tag>"; then
         local args
         eval "args=(${method_args[${name}]})"
         train_ssl "${exp_dir}" "${method_config[${name}]}" "${args[@]}" "$@"
@@ -417,28 +432,7 @@ finetune_method() {
         --pretrained_model "${expdir}/ssl_${method_dir[$1]}/${ssl_init_model}:encoder:encoder"
 }
 
-# ---------------------------------------------------------------- stage 7
-if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-    log "Stage 7: pretraining of the methods without a frozen teacher: ${independent_methods[*]:-none}"
-    for name in "${independent_methods[@]}"; do
-        pretrain_method "${name}"
-    done
-fi
-
-# ---------------------------------------------------------------- stage 8
-if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
-    log "Stage 8: CTC fine-tuning of ${independent_methods[*]:-no method} (the baselines;" \
-        "${teacher_method:-none} is the frozen teacher of ${teacher_methods[*]:-no method})"
-    for name in "${independent_methods[@]}"; do
-        finetune_method "${name}"
-    done
-    if [ "${scratch_baseline}" = true ]; then
-        log "Stage 8: the same CTC fine-tuning from random init (no pretraining) -> $(asr_dir scratch)"
-        run_asr "$(asr_dir scratch)" --stage 10 --stop_stage 11
-    fi
-fi
-
-# ---------------------------------------------------------------- stage 9
+# ---------------------------------------------------------------- targets prepared by the recipe
 # With projector ctc the teacher must have been fine-tuned with ${token_list}, the token list of
 # stages 5, 8 and 10 (checked by the dump and by the training).
 teacher_model=
@@ -446,19 +440,19 @@ teacher_model=
 
 # frozen_targets_opts <source> <mode> <projector> <data_key> <source_conf>: dumps the source's
 # targets of the training and validation sets when offline (once; a finished dump is reused
-# only if this teacher and projector made it) and sets teacher_opts, its trinet_train options,
-# and teacher_settings, what its pretraining's settings record of the teacher.
+# only if this teacher and projector made it) and sets source_opts, its trinet_train options,
+# and source_settings, what its pretraining's settings record of the teacher.
 frozen_targets_opts() {
     local source=$1 mode=$2 projector=$3 data_key=$4 source_conf=$5
     # Named by projector and teacher, so that two teachers' targets never share a dir.
     local targets_dir=${frozen_targets_dir:-${dumpdir}/frozen_targets_${projector}_$(basename "$(dirname "${teacher_model}")")}
     # Every checked setting of the frozen teacher (see espnet_trinet/teachers/fit_checks.py).
     local dump_opts=(--asr_model_file "${teacher_model}" --source_conf "${source_conf}" --token_list "${token_list}")
-    teacher_opts+=(--target_conf "${source}.token_list=${token_list}")
-    teacher_settings+=(--file "${source}_teacher=${teacher_model}" --file "${source}_token_list=${token_list}")
+    source_opts+=(--target_conf "${source}.token_list=${token_list}")
+    source_settings+=(--file "${source}_teacher=${teacher_model}" --file "${source}_token_list=${token_list}")
     if [ "${mode}" = online ]; then
         # Online: the teacher runs in every step.
-        teacher_opts+=(--target_conf "${source}.asr_model_file=${teacher_model}")
+        source_opts+=(--target_conf "${source}.asr_model_file=${teacher_model}")
         return
     fi
     local dset out
@@ -495,15 +489,131 @@ frozen_targets_opts() {
                      exit 1; }
         fi
     done
-    teacher_settings+=(--data "${source}_train_targets=${targets_dir}/${ssl_train_set}"
+    source_settings+=(--data "${source}_train_targets=${targets_dir}/${ssl_train_set}"
                        --data "${source}_valid_targets=${targets_dir}/${valid_set}")
     # The source reads output_dim from the dump's targets_info.yaml.
-    teacher_opts+=(
+    source_opts+=(
         --train_data_path_and_name_and_type "${targets_dir}/${ssl_train_set}/targets.scp,${data_key},kaldi_ark"
         --valid_data_path_and_name_and_type "${targets_dir}/${valid_set}/targets.scp,${data_key},kaldi_ark"
     )
 }
 
+# kmeans_label_opts <source> <features> <clusters> <data_key> <feature method> <feature block> <config>:
+# k-means labels of the training and validation sets at the student's frames (HuBERT-style,
+# espnet_trinet.bin.kmeans_labels), made once: k-means on the training set, then every
+# utterance's labels in ${nj} resumable jobs; reused only if made with the same settings, and
+# verified against the k-means model and the encoder that made the features. Sets source_opts and
+# source_settings as frozen_targets_opts does.
+kmeans_label_opts() {
+    local source=$1 features=$2 clusters=$3 data_key=$4 feature_method=$5 layer=$6 config=$7
+    local labels_dir feature_opts=() feature_settings=()
+    if [ "${features}" = ssl ]; then
+        local ssl_dir="${expdir}/ssl_${method_dir[${feature_method}]}"
+        local model_file="${ssl_dir}/${ssl_init_model}"
+        for file in "${model_file}" "${ssl_dir}/config.yaml"; do
+            [ -f "${file}" ] || { log "k-means labels '${source}' read ${feature_method}'s ${file}, which is missing: run stage 7 for ${feature_method} first"; exit 1; }
+        done
+        feature_opts=(--ssl_config "${ssl_dir}/config.yaml" --ssl_model_file "${model_file}")
+        feature_settings=(--file "features_model=${model_file}" --option "layer=${layer}")
+        labels_dir=${dumpdir}/kmeans_ssl_${method_dir[${feature_method}]}_block${layer}_k${clusters}$(args_tag "${kmeans_args}")
+    else
+        labels_dir=${dumpdir}/kmeans_${features}_k${clusters}$(args_tag "${kmeans_args}")
+    fi
+    local kmeans_dir=${labels_dir}/kmeans
+    # The student's frontend decides the label frames (subsampling: checked by verify and training).
+    if needs_run "${kmeans_dir}/.done" "k-means of ${source} in ${kmeans_dir}" --option "features=${features}" \
+            --option "num_clusters=${clusters}" --option "kmeans_args=${kmeans_args}" "${feature_settings[@]}" \
+            --keys "student=${config}:frontend,frontend_conf" --data "train_data=${dumpdir}/raw/${ssl_train_set}" \
+            --clear "${labels_dir}" --fix "--kmeans_args with other values, or remove ${labels_dir}"; then
+        mkdir -p "${kmeans_dir}"
+        log "k-means of ${features} features for ${source}: ${clusters} clusters on ${ssl_train_set} (log: ${kmeans_dir}/learn.log)"
+        # shellcheck disable=SC2086
+        ${python} -m espnet_trinet.bin.kmeans_labels learn --data_dir "${dumpdir}/raw/${ssl_train_set}" \
+            --student_config "${config}" --features "${features}" ${layer:+--layer "${layer}"} "${feature_opts[@]}" \
+            --num_clusters "${clusters}" ${kmeans_args} --output_dir "${kmeans_dir}" > "${kmeans_dir}/learn.log" 2>&1 \
+            || { log "k-means failed, see ${kmeans_dir}/learn.log:"; tail -n 5 "${kmeans_dir}/learn.log"; exit 1; }
+        mark_done "${kmeans_dir}/.done"
+    fi
+    local dset out
+    for dset in ${ssl_train_set} ${valid_set}; do
+        out="${labels_dir}/${dset}"
+        if needs_run "${out}/.done" "k-means labels of ${dset} in ${out}" --file "kmeans=${kmeans_dir}/kmeans.npz" \
+                "${feature_settings[@]}" --data "source=${dumpdir}/raw/${dset}" --clear "${out}" \
+                --fix "remove ${labels_dir}"; then
+            mkdir -p "${out}/log"
+            ${python} -m espnet_trinet.bin.datadir split --per_utt "${dumpdir}/raw/${dset}" "${nj}" > /dev/null
+            # One job per part of the set; each resumes by itself after a kill.
+            ${decode_cmd} JOB=1:"${nj}" "${out}/log/dump.JOB.log" \
+                ${python} -m espnet_trinet.bin.kmeans_labels dump \
+                    --data_dir "${dumpdir}/raw/${dset}/split${nj}utt/JOB" --kmeans_dir "${kmeans_dir}" \
+                    --output_dir "${out}/split${nj}utt/JOB" "${feature_opts[@]}" \
+                || { log "k-means labels failed, see ${out}/log/dump.*.log:"
+                     sed -n '/ERROR/,/^# Accounting/p' "${out}"/log/dump.*.log | grep -v "^# Acc" | head -n 20
+                     exit 1; }
+            # shellcheck disable=SC2046
+            ${python} -m espnet_trinet.bin.kmeans_labels merge --output_dir "${out}" \
+                $(for n in $(seq "${nj}"); do echo "${out}/split${nj}utt/${n}"; done)
+            mark_done "${out}/.done"
+        else
+            mkdir -p "${out}/log"
+            ${python} -m espnet_trinet.bin.kmeans_labels verify --labels_dir "${out}" --kmeans_dir "${kmeans_dir}" \
+                --data_dir "${dumpdir}/raw/${dset}" > "${out}/log/verify.log" 2>&1 \
+                || { log "the k-means labels in ${out} do not fit (${out}/log/verify.log):"
+                     tail -n 5 "${out}/log/verify.log"; exit 1; }
+        fi
+    done
+    source_settings+=(--data "${source}_train_labels=${labels_dir}/${ssl_train_set}"
+                      --data "${source}_valid_labels=${labels_dir}/${valid_set}")
+    source_opts+=(
+        --train_data_path_and_name_and_type "${labels_dir}/${ssl_train_set}/labels.scp,${data_key},kaldi_ark"
+        --valid_data_path_and_name_and_type "${labels_dir}/${valid_set}/labels.scp,${data_key},kaldi_ark"
+    )
+}
+
+# prepare_sources <name>: what the method's target sources need before it pretrains - the frozen
+# teacher's dumped targets, k-means labels - and sets source_opts (its trinet_train options) and
+# source_settings (what its settings record of them).
+prepare_sources() {
+    local name=$1 source var
+    eval "$(${python} -m espnet_trinet.bin.ssl_method_info --config "${method_config[${name}]}" \
+        "${recipe_target_opts[@]}" --ssl_args "${ssl_args}")"
+    source_opts=() source_settings=()
+    for source in ${method_frozen_sources}; do
+        var="method_frozen_${source}"
+        local mode_var="${var}_mode" projector_var="${var}_projector" key_var="${var}_data_key" conf_var="${var}_conf"
+        frozen_targets_opts "${source}" "${!mode_var}" "${!projector_var}" "${!key_var}" "${!conf_var}"
+    done
+    for source in ${method_label_sources}; do
+        var="method_labels_${source}"
+        local f="${var}_features" k="${var}_num_classes" key="${var}_data_key" m="${var}_feature_method" l="${var}_feature_layer"
+        kmeans_label_opts "${source}" "${!f}" "${!k}" "${!key}" "${!m}" "${!l}" "${method_config[${name}]}"
+    done
+}
+
+# ---------------------------------------------------------------- stage 7
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+    log "Stage 7: pretraining of the methods without a frozen teacher: ${independent_methods[*]:-none}"
+    for name in "${independent_methods[@]}"; do
+        prepare_sources "${name}"
+        pretrain_method "${name}" "${source_opts[@]}"
+        source_settings=()
+    done
+fi
+
+# ---------------------------------------------------------------- stage 8
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+    log "Stage 8: CTC fine-tuning of ${independent_methods[*]:-no method} (the baselines;" \
+        "${teacher_method:-none} is the frozen teacher of ${teacher_methods[*]:-no method})"
+    for name in "${independent_methods[@]}"; do
+        finetune_method "${name}"
+    done
+    if [ "${scratch_baseline}" = true ]; then
+        log "Stage 8: the same CTC fine-tuning from random init (no pretraining) -> $(asr_dir scratch)"
+        run_asr "$(asr_dir scratch)" --stage 10 --stop_stage 11
+    fi
+fi
+
+# ---------------------------------------------------------------- stage 9
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
     log "Stage 9: pretraining of the methods with a frozen teacher: ${teacher_methods[*]:-none}"
     for name in "${teacher_methods[@]}"; do
@@ -511,16 +621,9 @@ if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
         for file in "${teacher_model}" "$(dirname "${teacher_model}")/config.yaml"; do
             [ -f "${file}" ] || { log "the frozen teacher's ${file} is missing: stage 8 makes it, run stage 8 first"; exit 1; }
         done
-        eval "$(${python} -m espnet_trinet.bin.ssl_method_info --config "${method_config[${name}]}" \
-            "${recipe_target_opts[@]}" --ssl_args "${ssl_args}")"
-        teacher_opts=() teacher_settings=()
-        for source in ${method_frozen_sources}; do
-            var="method_frozen_${source}"
-            mode_var="${var}_mode" projector_var="${var}_projector" key_var="${var}_data_key" conf_var="${var}_conf"
-            frozen_targets_opts "${source}" "${!mode_var}" "${!projector_var}" "${!key_var}" "${!conf_var}"
-        done
-        pretrain_method "${name}" "${teacher_opts[@]}"
-        teacher_settings=()
+        prepare_sources "${name}"
+        pretrain_method "${name}" "${source_opts[@]}"
+        source_settings=()
     done
 fi
 

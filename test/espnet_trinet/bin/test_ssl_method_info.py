@@ -18,7 +18,32 @@ def test_a_method_without_a_frozen_teacher_gets_only_what_fits_it(capsys):
     info = _assignments(capsys, "--config", str(MINI_CONF / "pretrain_data2vec_tiny.yaml"),
                         "--ssl_args", "--max_epoch 3 --target_conf frozen.seed=4 --target_conf=ema.top_k=2")
     assert info == dict(method_needs_teacher="false", method_label="", method_frozen_sources="",
-                        method_args="--max_epoch 3 --target_conf ema.top_k=2", method_foreign_names="frozen")
+                        method_label_sources="", method_args="--max_epoch 3 --target_conf ema.top_k=2",
+                        method_foreign_names="frozen")
+
+
+def test_mt4ssl_names_its_kmeans_labels_and_what_they_are_made_of(capsys):
+    info = _assignments(capsys, "--config", str(MINI_CONF / "pretrain_mt4ssl_tiny.yaml"),
+                        "--ssl_args", "--target_conf km.num_classes=20")
+    assert info["method_needs_teacher"] == "false" and info["method_label_sources"] == "km"
+    assert info["method_label"] == "k-means 20 of MFCC"
+    assert (info["method_labels_km_features"], info["method_labels_km_num_classes"],
+            info["method_labels_km_data_key"], info["method_labels_km_feature_method"]) == ("mfcc", "20", "labels", "")
+    base = _assignments(capsys, "--config", str(MINI_CONF.parents[2] / "librispeech/trinet1/conf/pretrain_mt4ssl_base.yaml"))
+    assert base["method_label"] == "k-means 500 of data2vec block 6"
+    assert (base["method_labels_km_features"], base["method_labels_km_feature_method"],
+            base["method_labels_km_feature_layer"]) == ("ssl", "data2vec", "6")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("km.features=ssl", "features ssl needs feature_method"),
+    ("km.features=wav2vec", "features must be one of ('mfcc', 'ssl')"),
+    ("km.num_classes=null", "k-means labels need num_classes"),
+])
+def test_kmeans_labels_that_the_recipe_cannot_make_are_refused(capsys, override, message):
+    assert main(["--config", str(MINI_CONF / "pretrain_mt4ssl_tiny.yaml"),
+                 "--ssl_args", f"--target_conf {override}"]) == 1
+    assert message in capsys.readouterr().err
 
 
 def test_trinet_with_the_recipes_overrides_and_the_runs_options(capsys):
@@ -68,3 +93,14 @@ def test_the_recipe_refuses_an_override_no_method_has(tmp_path, ssl_args, messag
         assert result.returncode == 0, result.stdout[-2000:]
     else:
         assert result.returncode == 1 and message in result.stdout
+
+
+@pytest.mark.slow
+def test_the_recipe_wants_the_method_that_makes_kmeans_features_listed_first(tmp_path):
+    from mini_synth_testing import copy_recipe, run_recipe
+
+    recipe = copy_recipe(tmp_path)
+    methods = f"mt4ssl={MINI_CONF.parents[2] / 'librispeech/trinet1/conf/pretrain_mt4ssl_base.yaml'} data2vec"
+    result = run_recipe(recipe, "--stage", "13", "--stop_stage", "12", "--ssl_methods", methods)
+    assert result.returncode == 1
+    assert "mt4ssl's k-means labels 'km' are made from data2vec's encoder: list data2vec" in result.stdout

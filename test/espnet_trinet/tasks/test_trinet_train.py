@@ -15,10 +15,11 @@ from espnet_trinet.bin.dump_frozen_targets import main as dump_main
 from espnet_trinet.bin.trinet_train import main as train_main
 from espnet_trinet.tasks.trinet import TriNetTask
 from espnet_trinet.teachers.ema import ema_decay
-from trinet_testing import MINI_CONF, REPO, epoch_stats, train_args
+from trinet_testing import MINI_CONF, REPO, epoch_stats, make_kmeans_labels, train_args
 
 DATA2VEC = MINI_CONF / "pretrain_data2vec_tiny.yaml"
 TRINET = MINI_CONF / "pretrain_trinet_tiny.yaml"
+MT4SSL = MINI_CONF / "pretrain_mt4ssl_tiny.yaml"
 _EMA = yaml.safe_load(DATA2VEC.read_text())["targets"][0]["conf"]
 EMA_SCHEDULE = (_EMA["decay_start"], _EMA["decay_end"], _EMA["anneal_updates"])
 
@@ -63,6 +64,24 @@ def test_trinet_with_offline_targets_trains(asr_teacher, audio_dirs, tmp_path):
     assert "objectives.regul.head.weight" in saved and not any(k.startswith("targets.frozen") for k in saved)
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["targets"][1]["conf"]["output_dim"] == 31  # read from the dump, written for rebuilding
+
+
+@pytest.mark.slow
+def test_mt4ssl_both_losses_go_down_on_kmeans_labels(audio_dirs, tmp_path):
+    labels = make_kmeans_labels(audio_dirs, MT4SSL, tmp_path / "labels")
+    stats = _train(MT4SSL, tmp_path / "mt4ssl", audio_dirs, "--max_epoch", 8, "--optim_conf", "lr=0.002",
+                   "--scheduler_conf", "warmup_steps=4", "--target_conf", "km.num_classes=8", *labels)
+    first, last = stats[1], stats[8]
+    assert last["loss"] < first["loss"] * 0.9, (first, last)
+    assert last["loss_km"] < first["loss_km"] and last["loss_struc"] < first["loss_struc"], (first, last)
+    assert first["loss"] == pytest.approx(first["loss_struc"] + first["loss_km"], rel=1e-4)  # weights 1:1
+
+
+@pytest.mark.slow
+def test_mt4ssl_refuses_labels_made_for_another_config(audio_dirs, tmp_path):
+    labels = make_kmeans_labels(audio_dirs, MT4SSL, tmp_path / "labels")  # 8 clusters of MFCC
+    with pytest.raises(ValueError, match="labels_info.yaml says the labels have 8 classes"):
+        _train(MT4SSL, tmp_path / "mt4ssl", audio_dirs, "--max_epoch", 1, *labels)  # the config's 50
 
 
 @pytest.mark.slow
@@ -137,6 +156,11 @@ def test_every_shipped_config_trains_a_few_steps(conf, asr_teacher, audio_dirs, 
         if spec["type"] == "frozen_asr":
             extra += ["--target_conf", f"{spec['name']}.mode=online",
                       "--target_conf", f"{spec['name']}.asr_model_file={asr_teacher}"]
+        if spec["type"] == "frame_labels":  # k-means labels of MFCC (8 clusters fit the 8 tiny utterances)
+            name = spec["name"]
+            extra += ["--target_conf", f"{name}.features=mfcc", "--target_conf", f"{name}.num_classes=8",
+                      "--target_conf", f"{name}.feature_method=null", "--target_conf", f"{name}.feature_layer=null",
+                      *make_kmeans_labels(audio_dirs, conf, tmp_path / "labels")]
     out = tmp_path / "exp"
     stats = _train(conf, out, audio_dirs, *extra)
     updates = 2 // given.get("accum_grad", 1)  # 2 batches

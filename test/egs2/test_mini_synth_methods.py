@@ -1,0 +1,100 @@
+"""Every method of the framework in the mini_synth recipe, end to end.
+
+``--ssl_methods "data2vec trinet mt4ssl dinosr"`` on a copy of the shared finished run (the
+test's command with two more methods): data2vec's and TriNet's experiments were made with the
+same settings and are reused; MT4SSL gets its k-means labels first (stage 7), DinoSR pretrains
+with its online codebooks; both are fine-tuned, decoded and packed like the others, and the
+results table has a row for each model.
+"""
+
+import re
+
+import pytest
+import yaml
+
+from mini_synth_testing import (
+    ASR_EXP,
+    GREEDY,
+    RECIPE_ARGS,
+    SHARES_REFERENCE,
+    SSL_EXP,
+    TINY_TAG,
+    WITH_LM,
+    copy_recipe,
+    file_times,
+    run_recipe,
+)
+
+pytestmark = [SHARES_REFERENCE, pytest.mark.slow]
+
+ALL_METHODS = "data2vec trinet mt4ssl dinosr"
+NEW = {m: (f"exp/ssl_{m}{TINY_TAG}", f"exp/asr_{m}{TINY_TAG}{TINY_TAG}") for m in ("mt4ssl", "dinosr")}
+LABELS = "dump/kmeans_mfcc_k50"  # pretrain_mt4ssl_tiny.yaml: MFCC, 50 clusters
+
+
+@pytest.fixture(scope="module")
+def four_methods(mini_synth_reference, tmp_path_factory):
+    recipe = copy_recipe(tmp_path_factory.mktemp("four_methods"), outputs_of=mini_synth_reference[0])
+    before = file_times(recipe)
+    result = run_recipe(recipe, *RECIPE_ARGS, "--ssl_methods", ALL_METHODS)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return recipe, result, before
+
+
+def test_the_earlier_methods_are_reused_and_the_new_ones_pretrain_and_fine_tune(four_methods):
+    recipe, result, before = four_methods
+    after = file_times(recipe)
+    for exp in (*SSL_EXP.values(), *ASR_EXP.values()):
+        checkpoint = f"{exp}/checkpoint.pth"
+        assert before[checkpoint] == after[checkpoint], f"{exp} was trained again"
+    for ssl_exp, asr_exp in NEW.values():
+        for path in (f"{ssl_exp}/valid.loss.ave.pth", f"{ssl_exp}/.done", f"{asr_exp}/valid.cer_ctc.ave.pth"):
+            assert (recipe / path).is_file(), path
+    assert "Stage 7: pretraining of the methods without a frozen teacher: data2vec mt4ssl dinosr" in result.stdout
+
+
+def test_mt4ssl_trained_on_kmeans_labels_made_before_it(four_methods):
+    recipe, result, _ = four_methods
+    labels = recipe / LABELS
+    info = yaml.safe_load((labels / "kmeans" / "kmeans_info.yaml").read_text())
+    assert info["num_clusters"] == 50 and info["features"] == "mfcc"
+    for dset in ("train", "dev"):
+        utts = [line.split()[0] for line in (recipe / "dump" / "raw" / dset / "wav.scp").read_text().splitlines()]
+        scp = [line.split()[0] for line in (labels / dset / "labels.scp").read_text().splitlines()]
+        assert sorted(scp) == sorted(utts), dset
+        assert (labels / dset / ".done").is_file()
+    config = yaml.safe_load((recipe / NEW["mt4ssl"][0] / "config.yaml").read_text())
+    assert [f"{LABELS}/train/labels.scp", "labels", "kaldi_ark"] in config["train_data_path_and_name_and_type"]
+    log = (recipe / NEW["mt4ssl"][0] / "train.log").read_text()
+    assert re.search(r"loss_km=\d", log) and re.search(r"loss_struc=\d", log)
+    assert result.stdout.index("k-means of mfcc features for km") < result.stdout.index("pretraining mt4ssl")
+
+
+def test_dinosr_logs_its_codebooks(four_methods):
+    recipe, _, _ = four_methods
+    log = (recipe / NEW["dinosr"][0] / "train.log").read_text()
+    for stat in ("codebook_ppl", "dead_codewords", "pred_ppl_"):
+        assert stat in log, stat
+
+
+def test_results_md_has_a_row_for_every_model(four_methods):
+    recipe, _, _ = four_methods
+    results = (recipe / "exp" / "RESULTS.md").read_text()
+    cell = r"\d+\.\d \(\d+/\d+/\d+ of \d+\)"
+    names = ("no pretraining", "data2vec", "mt4ssl (k-means 50 of MFCC)", "dinosr", "trinet (ctc, offline)")
+    for table in ("WER", "CER"):
+        section = results[results.index(f"## {'Word' if table == 'WER' else 'Character'} error rate"):]
+        rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+        rows = rows[: len(names)]
+        assert [row.split(" | ")[0][2:] for row in rows] == list(names), rows
+        for row in rows:
+            assert re.search(rf"\| {cell} \| {cell} \|$", row), row
+    for _, asr_exp in NEW.values():
+        assert f"`{asr_exp}/{GREEDY}`, `{asr_exp}/{WITH_LM}`" in results
+
+
+def test_the_new_methods_are_packed(four_methods):
+    recipe, _, _ = four_methods
+    for ssl_exp, asr_exp in NEW.values():
+        assert list((recipe / ssl_exp).glob("*.zip")), ssl_exp
+        assert list((recipe / asr_exp).glob("*.zip")), asr_exp
