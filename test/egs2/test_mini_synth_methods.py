@@ -98,3 +98,17 @@ def test_the_new_methods_are_packed(four_methods):
     for ssl_exp, asr_exp in NEW.values():
         assert list((recipe / ssl_exp).glob("*.zip")), ssl_exp
         assert list((recipe / asr_exp).glob("*.zip")), asr_exp
+
+
+def test_labels_of_another_kmeans_model_are_not_reused(four_methods, tmp_path):
+    """A k-means model replaced by hand (e.g. copied from another run): its labels no longer
+    match, and stage 7 stops before MT4SSL trains on them, naming the file and the fix."""
+    recipe = copy_recipe(tmp_path, outputs_of=four_methods[0])
+    kmeans = recipe / LABELS / "kmeans" / "kmeans.npz"
+    kmeans.write_bytes(kmeans.read_bytes() + b"\0")
+    before = file_times(recipe)
+    result = run_recipe(recipe, *RECIPE_ARGS, "--ssl_methods", ALL_METHODS, "--stage", "7", "--stop_stage", "7")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert f"k-means labels of train in {LABELS}/train was made with other settings" in result.stdout
+    assert "kmeans: " in result.stdout and "add --force true" in result.stdout
+    assert file_times(recipe)[f"{NEW['mt4ssl'][0]}/checkpoint.pth"] == before[f"{NEW['mt4ssl'][0]}/checkpoint.pth"]

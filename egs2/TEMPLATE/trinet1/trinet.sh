@@ -524,7 +524,7 @@ kmeans_label_opts() {
     if needs_run "${kmeans_dir}/.done" "k-means of ${source} in ${kmeans_dir}" --option "features=${features}" \
             --option "num_clusters=${clusters}" --option "kmeans_args=${kmeans_args}" "${feature_settings[@]}" \
             --keys "student=${config}:frontend,frontend_conf" --data "train_data=${dumpdir}/raw/${ssl_train_set}" \
-            --clear "${labels_dir}" --fix "--kmeans_args with other values, or remove ${labels_dir}"; then
+            --clear "${labels_dir}" --fix "--kmeans_args \"<options>\" (the dir is named from them)"; then
         mkdir -p "${kmeans_dir}"
         log "k-means of ${features} features for ${source}: ${clusters} clusters on ${ssl_train_set} (log: ${kmeans_dir}/learn.log)"
         # shellcheck disable=SC2086
@@ -538,8 +538,7 @@ kmeans_label_opts() {
     for dset in ${ssl_train_set} ${valid_set}; do
         out="${labels_dir}/${dset}"
         if needs_run "${out}/.done" "k-means labels of ${dset} in ${out}" --file "kmeans=${kmeans_dir}/kmeans.npz" \
-                "${feature_settings[@]}" --data "source=${dumpdir}/raw/${dset}" --clear "${out}" \
-                --fix "remove ${labels_dir}"; then
+                "${feature_settings[@]}" --data "source=${dumpdir}/raw/${dset}" --clear "${out}"; then
             mkdir -p "${out}/log"
             ${python} -m espnet_trinet.bin.datadir split --per_utt "${dumpdir}/raw/${dset}" "${nj}" > /dev/null
             # One job per part of the set; each resumes by itself after a kill.
