@@ -19,6 +19,7 @@ The baseline of the ratios is the first method without a frozen teacher (the rec
 default teacher method).
 """
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +45,16 @@ def method_variants(method: str) -> List[str]:
     return [method]
 
 
+def split_clones(name: str) -> Tuple[str, Optional[int]]:
+    """``<variant>_m<M>`` -> (variant, M): the method's student view with M masked clones of
+    each utterance (data2vec 2.0's multi-mask); other names -> (name, None), the config's."""
+    match = re.fullmatch(r"(.+)_m(\d+)", name)
+    return (match.group(1), int(match.group(2))) if match else (name, None)
+
+
 def variant_spec(name: str) -> Tuple[str, Optional[str]]:
     """(method, frozen mode or None) of a variant name (not ``espnet_hubert``)."""
+    name = split_clones(name)[0]
     for method in dict.fromkeys([name, name.rsplit("_", 1)[0]]):
         try:
             method_config(method)
@@ -138,12 +147,22 @@ def _parse(task, config: Dict, tmp: Path, name: str):
 
 
 def _method_args(size: EncoderSize, method: str, target_conf: Dict, tmp: Path, name: str):
-    """The method's tiny config at this encoder size, with ``target_conf`` overrides by target name."""
+    """The method's tiny config at this encoder size, with ``target_conf`` overrides by target name
+    (and, for a ``_m<M>`` variant, M clones in its student view)."""
     from espnet_trinet.encoders.layerwise import parse_block
     from espnet_trinet.tasks.trinet import TriNetTask
 
     config = yaml.safe_load(method_config(method).read_text())
     config.update(normalize="utterance_mvn", normalize_conf={}, encoder_conf=size.conformer_conf())
+    clones = split_clones(name)[1]
+    if clones is not None:
+        if "clones" not in (config.get("view_conf") or {}):
+            raise ValueError(f"variant {name}: the student view of {method} ({config.get('view')}) has no clones")
+        config["view_conf"]["clones"] = clones
+    for spec in config.get("objectives", []):
+        if spec["type"] == "conv_decoder":
+            # data2vec 2.0's decoder width relative to the encoder's: 384 of 768.
+            spec["conf"]["dim"] = size.output_size // 2
     config["model_conf"].pop("collapse_guard", None)  # random audio: the guard is not under test
     args = _parse(TriNetTask, config, tmp, name)
     overrides = {}

@@ -4,7 +4,9 @@ One forward reads top to bottom:
   1. features -> subsampled frames (the encoder's input layer, shared by student and teachers)
   2. every target source on the intact input, without gradient (the EMA teacher's layers,
      the frozen ASR teacher online or dumped, dumped labels)
-  3. the student view (span-masked frames, ...) -> the student's blocks -> its taps
+  3. the student view (span-masked frames; or M masked clones of each utterance with only
+     their visible frames, data2vec 2.0) -> the student's blocks -> its taps, back on the
+     full time axis; each source's targets repeated for the clones
   4. every objective: head(tap) against its targets on its frames -> loss_<name>;
      L = sum of weight x loss, normalised per frame or as the reference code
 and after each optimizer update ``on_optimizer_step`` lets every source move (the EMA
@@ -153,7 +155,7 @@ class SSLModel(AbsESPnetModel):
         # 2. Target sources: intact input, no gradient.
         teacher_input = TeacherInput(
             x.detach(), pos_emb, masks, lambda: embed_frames_without_dropout(self.encoder, feats, feats_lengths),
-            speech, speech_lengths, data, int(self.num_updates),
+            speech, speech_lengths, data, int(self.num_updates), feats, feats_lengths,
         )
         targets = {name: source(teacher_input) for name, source in self.targets.items()}
 
@@ -164,13 +166,15 @@ class SSLModel(AbsESPnetModel):
         view = self.view(x, pos_emb, masks)
         hs = run_blocks(self.encoder.encoders, view.x, view.pos_emb, view.masks, **self.layer_drop)
         taps = self._taps(view, hs)
+        # The M clones of an utterance (data2vec 2.0's multi-mask) all read its one set of targets.
+        clone_targets = {name: target.repeated(view.clones) for name, target in targets.items()}
 
         # 4. Objectives: head(tap) against targets on their frames; the weighted sum.
         loss, stats, objective_stats, used = 0.0, {}, {}, {}
         num_masked = view.masked.sum()
         dim = self.encoder.output_size()
         for name, objective in self.objectives.items():
-            target = targets[objective.targets]
+            target = clone_targets[objective.targets]
             frames = view.frames(objective.frames) & target.frames
             out = objective(taps[objective.tap], target, frames)
             term = normalized_loss(out.per_frame, out.elements_per_frame, self.loss_normalization, dim, num_masked,
@@ -188,6 +192,8 @@ class SSLModel(AbsESPnetModel):
         stats.update(objective_stats)
         if self.training:
             for source, frames in used.items():  # e.g. DinoSR's codebooks learn from these frames
+                # A frame counts once if any clone read it: the source sees its own (B, T) targets.
+                frames = frames.view(-1, view.clones, frames.size(1)).any(dim=1)
                 self.targets[source].observe(targets[source], frames)
         for source, target in targets.items():
             stats.update({(k if k not in stats else f"{k}_{source}"): v for k, v in target.stats.items()})
@@ -199,6 +205,8 @@ class SSLModel(AbsESPnetModel):
             if num_updates >= self.collapse_guard.warmup_updates:
                 # Judge the mean over DDP ranks, so that every rank stops together.
                 self.collapse_guard.check(num_updates, mean_over_ranks(stats, self.collapse_guard.thresholds))
+        # Utterances, not clones: M clones make each utterance's term a mean over its M masks,
+        # so the update does not grow with M (the masked frames count every clone's).
         weight = num_masked if self.loss_normalization == "reference" else speech.size(0)
         loss, stats, weight = force_gatherable((loss, stats, weight), loss.device)
         return loss, stats, weight
@@ -244,7 +252,7 @@ class SSLModel(AbsESPnetModel):
     @torch.no_grad()
     def _monitor(self, tap: torch.Tensor, view: StudentView) -> Dict[str, torch.Tensor]:
         """Scalars for the training log: effective rank of the monitored tap, mask rate."""
-        frames = tap[view.valid]
+        frames = tap[view.seen]  # not the frames a view removed (their restored values are filler)
         # The eigen-decomposition fails on NaN/inf frames (and on frames so large that
         # their covariance overflows); such a batch gets a NaN rank, which the reporter
         # leaves out, and the non-finite loss guard deals with the batch.

@@ -42,8 +42,12 @@ class LinearPrediction(AbsObjective):
         self.target_kind = target_kind
         self.head = torch.nn.Linear(input_dim, output_dim)
 
+    def predict(self, student: torch.Tensor, targets: Targets) -> torch.Tensor:
+        """(B, T, D) tap -> (B, T, C) predictions."""
+        return self.head(student)
+
     def forward(self, student: torch.Tensor, targets: Targets, frames: torch.Tensor) -> ObjectiveOutput:
-        pred = self.head(student)  # (B, T, C)
+        pred = self.predict(student, targets)  # (B, T, C)
         selected, target = pred[frames], targets.values[frames]  # (N, C), (N, C) or (N,)
         if selected.size(0) == 0:
             # No frame to learn from: a zero that keeps the head in the graph (DDP waits for its gradient).

@@ -35,6 +35,14 @@ class Targets:
     kind: str
     stats: Dict[str, torch.Tensor] = field(default_factory=dict)
 
+    def repeated(self, clones: int) -> "Targets":
+        """The targets of M clones of each utterance: (B * M, T, ...), row b * M + m = row b
+        (the student view's order); one teacher pass serves every clone."""
+        if clones == 1:
+            return self
+        return Targets(self.values.repeat_interleave(clones, dim=0), self.frames.repeat_interleave(clones, dim=0),
+                       self.kind, self.stats)
+
 
 @dataclass
 class TeacherInput:
@@ -49,6 +57,8 @@ class TeacherInput:
         speech, speech_lengths: (B, S) waveform and (B,) lengths.
         data: the batch's other data entries by name (e.g. ``frozen_targets``, ``*_lengths``).
         num_updates: optimizer updates so far.
+        features, feature_lengths: (B, L, F) normalised features before subsampling and (B,)
+            lengths, for a teacher with its own copy of the subsampling (``ema_scope: encoder``).
     """
 
     frames: torch.Tensor
@@ -59,6 +69,8 @@ class TeacherInput:
     speech_lengths: torch.Tensor
     data: Dict[str, torch.Tensor]
     num_updates: int
+    features: Optional[torch.Tensor] = None
+    feature_lengths: Optional[torch.Tensor] = None
 
     @property
     def valid(self) -> torch.Tensor:

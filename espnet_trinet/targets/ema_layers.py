@@ -14,7 +14,7 @@ class EMALayerTargets(EMATeacherLayers):
 
     Args: those of ``EMATeacherLayers`` (``targets/teacher_layers.py``): encoder, top_k,
     last_block, features, share_student_input, decay_start, decay_end, anneal_updates,
-    freeze_teacher_after, data_files.
+    freeze_teacher_after, ema_scope, data_files.
     """
 
     kind = "regression"
@@ -30,11 +30,12 @@ class EMALayerTargets(EMATeacherLayers):
         decay_end: float = 0.9999,
         anneal_updates: int = 30000,
         freeze_teacher_after: Optional[int] = None,
+        ema_scope: str = "blocks",
         data_files=None,
     ):
         # Spelled out (not **conf): the recipe's tools read a source's defaults from its signature.
         super().__init__(encoder, top_k, last_block, features, share_student_input, decay_start, decay_end,
-                         anneal_updates, freeze_teacher_after)
+                         anneal_updates, freeze_teacher_after, ema_scope)
         self.output_dim = encoder.output_size()
 
     @torch.no_grad()

@@ -43,7 +43,7 @@ class OnlineCodebookTargets(EMATeacherLayers):
 
     Args:
         encoder, top_k, last_block, features, share_student_input, decay_start, decay_end,
-        anneal_updates, freeze_teacher_after: the EMA teacher (``EMATeacherLayers``);
+        anneal_updates, freeze_teacher_after, ema_scope: the EMA teacher (``EMATeacherLayers``);
             DinoSR: top 8 FFN outputs up to the last block, frozen after 200k updates.
         codebook_size: V codewords per codebook (DinoSR: 256).
         codebook_decay: the EMA decay of a codeword's sum and count in an update in which
@@ -71,13 +71,14 @@ class OnlineCodebookTargets(EMATeacherLayers):
         decay_end: float = 0.9999,
         anneal_updates: int = 30000,
         freeze_teacher_after: Optional[int] = None,
+        ema_scope: str = "blocks",
         codebook_size: int = 256,
         codebook_decay: float = 0.9,
         dead_count: float = 2.0,
         data_files=None,
     ):
         super().__init__(encoder, top_k, last_block, features, share_student_input, decay_start, decay_end,
-                         anneal_updates, freeze_teacher_after)
+                         anneal_updates, freeze_teacher_after, ema_scope)
         if codebook_size < 2:
             raise ValueError(f"codebook_size must be at least 2, got {codebook_size}")
         if not 0.0 <= codebook_decay <= 1.0:

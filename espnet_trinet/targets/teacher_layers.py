@@ -5,17 +5,23 @@ from typing import List, Optional, Tuple, Union
 
 import torch
 
-from espnet_trinet.encoders.layerwise import BLOCK_FEATURES, parse_block, run_blocks
+from espnet_trinet.encoders.layerwise import BLOCK_FEATURES, embed_frames, parse_block, run_blocks
 from espnet_trinet.targets.abs_targets import AbsTargets, TeacherInput
 from espnet_trinet.targets.layer_average import instance_norm_over_time
 from espnet_trinet.teachers.ema import EMATeacher, ema_decay
+
+# What the EMA teacher averages: the blocks (it reads the student's subsampled frames;
+# data2vec's ``ema_transformer_only``) or the whole encoder, subsampling included (data2vec
+# 2.0's ``ema_encoder_only: false``: it subsamples the features with its own copy).
+EMA_SCOPES = ("blocks", "encoder")
 
 
 class EMATeacherLayers(AbsTargets):
     """A target source built on an exponential moving average of the student's encoder blocks.
 
     The teacher copies ``encoder.encoders`` and shares the student's subsampling (as the
-    reference code: its EMA covers the blocks); it runs in eval mode without gradients and
+    reference code: its EMA covers the blocks), or copies the whole encoder (``ema_scope:
+    encoder``); it runs in eval mode without gradients and
     moves towards the student after every optimizer update (``on_update``). Subclasses turn
     its ``top_layers`` into targets.
 
@@ -32,6 +38,8 @@ class EMATeacherLayers(AbsTargets):
         decay_start, decay_end, anneal_updates: the EMA schedule (``teachers/ema.py``).
         freeze_teacher_after: the teacher follows the student through this many updates and
             stays as it is after them (None: never; see ``ema_decay``).
+        ema_scope: one of ``EMA_SCOPES``; "encoder" needs share_student_input false (its
+            own subsampling, in eval mode, has no dropout).
         data_files: unused (the task offers every source the data files).
     """
 
@@ -46,6 +54,7 @@ class EMATeacherLayers(AbsTargets):
         decay_end: float = 0.9999,
         anneal_updates: int = 30000,
         freeze_teacher_after: Optional[int] = None,
+        ema_scope: str = "blocks",
         data_files=None,
     ):
         super().__init__()
@@ -60,12 +69,18 @@ class EMATeacherLayers(AbsTargets):
             raise ValueError(f"features must be one of {BLOCK_FEATURES}, got '{features}'")
         if freeze_teacher_after is not None and freeze_teacher_after < 0:
             raise ValueError(f"freeze_teacher_after must be >= 0 updates or null, got {freeze_teacher_after}")
+        if ema_scope not in EMA_SCOPES:
+            raise ValueError(f"ema_scope must be one of {EMA_SCOPES}, got '{ema_scope}'")
+        if ema_scope == "encoder" and share_student_input:
+            raise ValueError("ema_scope: encoder subsamples with the teacher's own copy of the input layer; "
+                             "it cannot share the student's frames (set share_student_input: false)")
+        self.ema_scope = ema_scope
         self.top_k = top_k
         self.features = features
         self.share_student_input = share_student_input
         self.schedule = dict(start=decay_start, end=decay_end, anneal_updates=anneal_updates,
                              freeze_after=freeze_teacher_after)
-        self.teacher = EMATeacher(encoder.encoders)
+        self.teacher = EMATeacher(encoder if ema_scope == "encoder" else encoder.encoders)
 
     @torch.no_grad()
     def top_layers(self, batch: TeacherInput) -> Tuple[List[torch.Tensor], torch.Tensor]:
@@ -75,13 +90,20 @@ class EMATeacherLayers(AbsTargets):
             top_k tensors (B, T, D) float32, lowest block first (padding frames 0), and
             (B, T) bool valid frames.
         """
-        if self.share_student_input:
+        if self.ema_scope == "encoder":
+            if batch.features is None:
+                raise RuntimeError("ema_scope: encoder needs the batch's features (TeacherInput.features)")
+            frames, pos_emb, masks = embed_frames(self.teacher.model, batch.features, batch.feature_lengths)
+            blocks = self.teacher.model.encoders
+        elif self.share_student_input:
             frames, pos_emb, masks = batch.frames, batch.pos_emb, batch.masks
+            blocks = self.teacher.model
         else:
             frames, pos_emb, masks = batch.embed_without_dropout()
+            blocks = self.teacher.model
         valid = masks.squeeze(1)
         # Only the blocks up to the top one used run.
-        blocks = list(self.teacher.model)[: self.last_block + 1]
+        blocks = list(blocks)[: self.last_block + 1]
         hs = run_blocks(blocks, frames, pos_emb, masks, features=self.features)
         return [instance_norm_over_time(h, valid) for h in hs[-self.top_k:]], valid
 
@@ -90,4 +112,5 @@ class EMATeacherLayers(AbsTargets):
         return ema_decay(num_updates, **self.schedule)
 
     def on_update(self, num_updates: int, student_encoder: torch.nn.Module) -> None:
-        self.teacher.update(student_encoder.encoders, self.decay(num_updates))
+        student = student_encoder if self.ema_scope == "encoder" else student_encoder.encoders
+        self.teacher.update(student, self.decay(num_updates))

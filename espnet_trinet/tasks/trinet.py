@@ -40,6 +40,7 @@ from espnet_trinet.encoders.layerwise import layer_drop_rate
 from espnet_trinet.models.ssl_model import SSLModel
 from espnet_trinet.objectives.abs_objective import AbsObjective
 from espnet_trinet.objectives.codebook_heads import CodebookHeads
+from espnet_trinet.objectives.conv_decoder import ConvDecoderPrediction
 from espnet_trinet.objectives.linear import LinearPrediction
 from espnet_trinet.targets.abs_targets import AbsTargets
 from espnet_trinet.targets.registry import TARGET_TYPES
@@ -47,6 +48,7 @@ from espnet_trinet.tasks.method_specs import resolved_specs, yaml_list
 from espnet_trinet.teachers.fit_checks import student_input
 from espnet_trinet.views.abs_view import AbsStudentView
 from espnet_trinet.views.span_mask import SpanMaskView
+from espnet_trinet.views.visible_only import VisibleOnlyView
 
 frontend_choices = ClassChoices(
     name="frontend",
@@ -73,7 +75,10 @@ encoder_choices = ClassChoices(
 )
 view_choices = ClassChoices(
     "view",
-    classes=dict(span_mask=SpanMaskView),
+    classes=dict(
+        span_mask=SpanMaskView,  # masked spans replaced by a learned embedding
+        visible_only=VisibleOnlyView,  # data2vec 2.0: M masked clones, only visible frames reach the blocks
+    ),
     type_check=AbsStudentView,
     default="span_mask",
 )
@@ -95,6 +100,7 @@ objective_choices = ClassChoices(
     classes=dict(
         linear=LinearPrediction,  # one head; its loss follows the targets' kind
         codebook_heads=CodebookHeads,  # DinoSR: one head per codebook of an online_codebooks source
+        conv_decoder=ConvDecoderPrediction,  # data2vec 2.0: conv decoder over the restored time axis, then linear
     ),
     type_check=AbsObjective,
     default=None,

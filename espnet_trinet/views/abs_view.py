@@ -1,9 +1,10 @@
 """The interface of a student view: what the student's blocks see of a batch.
 
-Today's view replaces span-masked frames with a learned embedding; the interface leaves
-room for views that remove frames before the blocks (``restore`` puts the outputs back
-in place), that make M masked clones of each utterance sharing one teacher pass
-(``clones``), or that give the student another waveform (``student_speech``).
+The span-mask view replaces span-masked frames with a learned embedding (data2vec, TriNet);
+the visible-only view (data2vec 2.0) makes M masked clones of each utterance, which share
+one teacher pass (``clones``), and removes the masked frames before the blocks
+(``restore`` puts the outputs back in place). A view may also give the student another
+waveform (``student_speech``).
 """
 
 from abc import ABC, abstractmethod
@@ -25,7 +26,11 @@ class StudentView:
         masks: (B * clones, 1, T') bool valid frames of ``x``.
         masked: (B * clones, T) bool, the masked frames on the full time axis.
         valid: (B * clones, T) bool, the real (non-padding) frames on it.
-        clones: M, the copies of each utterance (targets are repeated M times).
+        clones: M, the copies of each utterance (targets are repeated M times); clone m of
+            utterance b is row b * M + m.
+        kept: (B * clones, T) bool, the frames the blocks see, when the view removed the
+            others (``x`` then holds them in order, left-aligned: T' <= T); None: ``x`` is
+            on the full time axis.
     """
 
     x: torch.Tensor
@@ -34,6 +39,12 @@ class StudentView:
     masked: torch.Tensor
     valid: torch.Tensor
     clones: int = 1
+    kept: Optional[torch.Tensor] = None
+
+    @property
+    def seen(self) -> torch.Tensor:
+        """(B * clones, T) bool: the real frames whose outputs the blocks computed."""
+        return self.valid if self.kept is None else self.kept
 
     def frames(self, which: str) -> torch.Tensor:
         """(B * clones, T) bool: the masked, unmasked or all real frames."""
@@ -54,7 +65,7 @@ class AbsStudentView(torch.nn.Module, ABC):
         """x: (B, T, D) frames, pos_emb, masks (B, 1, T) -> the student's view."""
 
     def restore(self, view: StudentView, h: torch.Tensor) -> torch.Tensor:
-        """A block output (B * clones, T', D) back on the full (B * clones, T) time axis."""
+        """A block output (B * clones, T', D) back on the full (B * clones, T, D) time axis."""
         return h
 
     def student_speech(self, speech: torch.Tensor, speech_lengths: torch.Tensor, data) -> torch.Tensor:
