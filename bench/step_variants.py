@@ -13,7 +13,8 @@ optimizer's step-post hook exactly as in training.
   for a method without a frozen-teacher target (data2vec; MT4SSL, whose k-means labels come
   with the batch as from the recipe's label dump; DinoSR), and for a method with one (TriNet)
   ``<method>_online`` (the frozen ASR teacher run in every step) and ``<method>_offline``
-  (precomputed targets read from the batch, as from the offline dump).
+  (precomputed targets read from the batch, as from the offline dump); a method whose student
+  makes M masked clones (data2vec 2.0's view) also at M = 1 and 8: ``<variant>_m<M>``.
 
 The baseline of the ratios is the first method without a frozen teacher (the recipe's
 default teacher method).
@@ -38,11 +39,22 @@ NUM_TOKENS = 32  # the frozen teacher's CTC vocabulary (letters + specials)
 HUBERT_CLASSES = 500  # k-means units, as in HuBERT's second iteration
 
 
+# Clone counts timed besides the config's, for a method whose student view makes clones
+# (data2vec 2.0's multi-mask): M = 1 (the visible-only student alone) and 8 (data2vec 2.0 base).
+CLONE_COUNTS = (1, 8)
+
+
 def method_variants(method: str) -> List[str]:
-    """The variants of one method: itself, or one per frozen-teacher mode."""
+    """The variants of one method: itself, or one per frozen-teacher mode; for a student view with
+    clones also ``<variant>_m<M>`` (the offline one, for a method with a frozen teacher)."""
     if method_info(method)["method_needs_teacher"] == "true":
-        return [f"{method}_{mode}" for mode in FROZEN_MODES]
-    return [method]
+        names = [f"{method}_{mode}" for mode in FROZEN_MODES]
+    else:
+        names = [method]
+    view_conf = yaml.safe_load(method_config(method).read_text()).get("view_conf") or {}
+    if "clones" in view_conf:
+        names += [f"{names[-1]}_m{m}" for m in CLONE_COUNTS if m != view_conf["clones"]]
+    return names
 
 
 def split_clones(name: str) -> Tuple[str, Optional[int]]:
@@ -130,6 +142,8 @@ class StepVariant:
     optimizer: torch.optim.Optimizer
     batch: Dict[str, torch.Tensor]
     trainable_params: int
+    # Masked frames the student predicted in each step so far (over all clones; our task only).
+    masked_per_step: Optional[List[int]] = None
 
     def train_step(self) -> float:
         """One update; returns the loss."""
@@ -278,7 +292,11 @@ def build_variant(name: str, size: EncoderSize, speech: torch.Tensor, lengths: t
     model.train()
     optimizer = task.build_optimizers(args, model)[0]
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return StepVariant(name, model, optimizer, batch, trainable)
+    variant = StepVariant(name, model, optimizer, batch, trainable)
+    if name != HUBERT:
+        variant.masked_per_step = []
+        model.view.register_forward_hook(lambda _m, _i, view: variant.masked_per_step.append(int(view.masked.sum())))
+    return variant
 
 
 def _kmeans_labels(method: str, model: torch.nn.Module, lengths: torch.Tensor,

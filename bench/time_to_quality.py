@@ -4,6 +4,9 @@ second of pretraining (data2vec 2.0's claim), on the embedded corpus, through th
 
     python bench/time_to_quality.py                    # data2vec, TriNet, data2vec2, trinet2; epochs 3, 6, 12
     python bench/time_to_quality.py --methods data2vec,data2vec2 --epochs 4,12
+    # design choices, in the same work dir (data2vec and its fine-tuned teacher are reused):
+    python bench/time_to_quality.py --name design_choices --epochs 12 --methods \
+        data2vec,data2vec2_kept=$PWD/bench/configs/pretrain_data2vec2_kept_tiny.yaml,trinet2_decoder=$PWD/bench/configs/pretrain_trinet2_decoder_tiny.yaml
 
 In a copy of egs2/mini_synth/trinet1 (``--work_dir``), one recipe run pretrains every method for
 its config's 12 epochs keeping every epoch's checkpoint (``--ssl_args "--keep_nbest_models 12"``),
@@ -16,7 +19,8 @@ loaded machine it is wrong: run it alone. The frozen teacher's cost (its pretrai
 and the dump of its targets, shared by both TriNets) is not in a TriNet's time; the table says so.
 
 Every step is a recipe call, skipped when the recipe's own markers say it is done, so a killed
-run continues where it stopped. Writes bench/results/time_to_quality.{json,md,png}.
+run continues where it stopped. Writes bench/results/<name>.{json,md,png} (default time_to_quality).
+A method is a recipe method name, or ``name=config`` as ``--ssl_methods`` takes it.
 """
 
 import argparse
@@ -44,6 +48,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", default="3,6,12", help="pretraining epochs fine-tuned from; the last is the run's")
     parser.add_argument("--work_dir", type=Path, default=Path("/tmp/trinet_time_to_quality"))
     parser.add_argument("--output_dir", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--name", default="time_to_quality", help="the result files' name")
     return parser
 
 
@@ -88,13 +93,14 @@ def run(cmd: List[str], cwd: Path, log: Path) -> None:
 
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
-    methods = args.methods.split(",")
+    specs = args.methods.split(",")
+    methods = [spec.split("=", 1)[0] for spec in specs]
     epochs = sorted(int(e) for e in args.epochs.split(","))
     last = epochs[-1]
     recipe = args.work_dir / "egs2" / "mini_synth" / "trinet1"
     copy_recipe(recipe)
     log = args.work_dir / "run.log"
-    common = ["--ssl_methods", " ".join(methods), "--use_lm", "false", "--ssl_args", f"--keep_nbest_models {last}"]
+    common = ["--ssl_methods", " ".join(specs), "--use_lm", "false", "--ssl_args", f"--keep_nbest_models {last}"]
     # The run: pretraining (every epoch kept), fine-tuning from the last epoch, greedy decoding.
     run(["./run.sh", "--stop_stage", "11", *common, "--ssl_init_model", f"{last}epoch.pth"], recipe, log)
     for epoch in epochs[:-1]:
@@ -120,10 +126,10 @@ def main(argv=None) -> int:
         methods=methods, epochs=epochs, work_dir=str(args.work_dir),
     ))
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / "time_to_quality.json").write_text(json.dumps(result, indent=1) + "\n")
+    (args.output_dir / f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n")
     text = markdown(result)
-    (args.output_dir / "time_to_quality.md").write_text(text)
-    plot(result, args.output_dir / "time_to_quality.png")
+    (args.output_dir / f"{args.name}.md").write_text(text)
+    plot(result, args.output_dir / f"{args.name}.png")
     print(text)
     return 0
 

@@ -99,6 +99,10 @@ class VisibleOnlyView(AbsStudentView):
             x = torch.where(masked.unsqueeze(-1), self.mask_emb.to(x.dtype), x)
             return StudentView(x, pos_emb, masks, masked, valid, clones=self.clones)
 
+        # A short utterance may be masked whole; its first frame is kept, so that every row
+        # (and the batch) has a frame for the blocks to read.
+        whole = valid[:, 0] & ~(valid & ~masked).any(dim=1)
+        masked[:, 0] &= ~whole
         kept = valid & ~masked
         order = visible_first(kept)  # (B*M, T')
         counts = kept.sum(dim=1, keepdim=True)

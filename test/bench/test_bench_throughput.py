@@ -24,8 +24,13 @@ def built(tmp_path_factory):
 
 def test_the_variants_come_from_the_method_configs():
     # The methods' configs: data2vec has no frozen teacher, TriNet's frozen_asr target gives two modes.
-    assert VARIANTS == ("espnet_hubert", "data2vec", "trinet_online", "trinet_offline", "mt4ssl", "dinosr")
+    assert VARIANTS == ("espnet_hubert", "data2vec", "trinet_online", "trinet_offline", "mt4ssl", "dinosr",
+                        "data2vec2", "data2vec2_m1", "data2vec2_m8",
+                        "trinet2_online", "trinet2_offline", "trinet2_offline_m1", "trinet2_offline_m8")
     assert variants(["trinet"]) == ("espnet_hubert", "trinet_online", "trinet_offline")
+    # data2vec 2.0's student at the config's clone count (4) and at M = 1 and 8.
+    assert variant_spec("trinet2_offline_m8") == ("trinet2", "offline")
+    assert variant_spec("data2vec2_m1") == ("data2vec2", None)
     assert variant_spec("trinet_offline") == ("trinet", "offline") and variant_spec("data2vec") == ("data2vec", None)
     assert baseline(VARIANTS) == "data2vec"
     with pytest.raises(ValueError, match="unknown variant data2vec_online"):
@@ -60,7 +65,7 @@ def test_trinet_steps_move_the_ema_teacher_and_offline_skips_the_frozen_teacher(
     # 12 (DinoSR: one codebook for each of them).
     teachers = [s for n, v in built.items() if n != "espnet_hubert" for s in v.model.targets.values()
                 if hasattr(s, "top_k")]
-    assert len(teachers) == 5 and {s.top_k for s in teachers} == {2}
+    assert len(teachers) == 12 and {s.top_k for s in teachers} == {2}
     # The offline step does less work than the online one: no teacher forward.
     assert count_flops(offline.train_step) < count_flops(online.train_step)
 
@@ -77,6 +82,19 @@ def test_mt4ssl_reads_kmeans_labels_at_the_student_frames_and_dinosr_moves_its_c
     before = source.codebook_sums.clone()
     dinosr.train_step()
     assert not torch.equal(before, source.codebook_sums)
+
+
+@pytest.mark.slow
+def test_clone_variants_predict_more_masked_frames_per_step(built):
+    """M clones: M masked copies of each utterance in one step; the counts the table's masked-frame
+    rates use come from the student view of each step."""
+    for name in ("data2vec2_m1", "data2vec2", "data2vec2_m8"):
+        built[name].masked_per_step.clear()
+        built[name].train_step()
+    m1, m4, m8 = (built[n].masked_per_step[0] for n in ("data2vec2_m1", "data2vec2", "data2vec2_m8"))
+    assert built["data2vec2_m8"].model.view.clones == 8 and built["data2vec2"].model.view.clones == 4
+    assert 2 * m1 < m4 < m8  # ~44 % of the frames of every clone
+    assert built["data2vec2"].trainable_params == built["data2vec2_m8"].trainable_params
 
 
 def test_memory_tracker_counts_live_tensors_once():
@@ -102,12 +120,21 @@ def test_the_table_compares_with_the_baseline_and_judges_each_frozen_mode():
 
     setup = dict(command="python bench/throughput.py --quick", date="today", device="cpu", dtype="fp32", threads=1,
                  batch=2, seconds=3.0, warmup=2, repeats=9, torch="x", matmul_tflops=float("nan"), baseline="data2vec")
-    rows = [dict(size="tiny", variant=v, frozen_mode=mode, step_s=step, spread_s=0.01, vs_data2vec=step / 0.2,
-                 audio_s_per_s=6 / step, peak_mem_mb=10, tflop_per_step=0.003, mfu=float("nan"), trainable_m=1.0)
-            for v, mode, step in (("data2vec", None, 0.2), ("trinet_online", "online", 0.27),
-                                  ("trinet_offline", "offline", 0.2))]
+    rows = [dict(size="tiny", variant=v, frozen_mode=mode, clones=clones, step_s=step, spread_s=0.01,
+                 vs_data2vec=step / 0.2, audio_s_per_s=6 / step, audio_s_per_s_vs_data2vec=0.2 / step,
+                 masked_per_s=masked / step, masked_per_s_vs_data2vec=(masked / step) / (100 / 0.2), peak_mem_mb=10,
+                 tflop_per_step=0.003, mfu=float("nan"), trainable_m=1.0)
+            for v, mode, clones, step, masked in (("data2vec", None, None, 0.2, 100),
+                                                  ("trinet_online", "online", None, 0.27, 100),
+                                                  ("trinet_offline", "offline", None, 0.2, 100),
+                                                  ("data2vec2_m1", None, 1, 0.125, 90),
+                                                  ("data2vec2_m8", None, 8, 0.5, 700),
+                                                  ("trinet2_offline_m8", "offline", 8, 0.5, 500))]
     text = markdown(dict(rows=rows, setup=setup))
-    assert "| size | variant | step (s) | spread (s) | x data2vec | target |" in text
-    assert "| tiny | data2vec | 0.200 | 0.010 | 1.00 |  |" in text
+    assert "| size | variant | step (s) | spread (s) | x data2vec | target | audio s / s | x data2vec |" in text
+    assert "| tiny | data2vec | 0.200 | 0.010 | 1.00 |  | 30.0 | 1.00 | 500 | 1.00 |" in text
     assert "| tiny | trinet_online | 0.270 | 0.010 | 1.35 | <= 1.3: MISSED |" in text
     assert "| tiny | trinet_offline | 0.200 | 0.010 | 1.00 | <= 1.05: met |" in text
+    assert "| tiny | data2vec2_m1 | 0.125 | 0.010 | 0.62 | audio s / s >= 1.5: met | 48.0 | 1.60 |" in text
+    assert "| tiny | trinet2_offline_m8 | 0.500 | 0.010 | 2.50 | masked / s >= 2.5: MISSED by 0.50 |" in text
+    assert "| tiny | data2vec2_m8 | 0.500 | 0.010 | 2.50 | masked / s >= 2.5: met | 12.0 | 0.40 | 1400 | 2.80 |" in text

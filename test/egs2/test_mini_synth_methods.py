@@ -1,10 +1,11 @@
 """Every method of the framework in the mini_synth recipe, end to end.
 
-``--ssl_methods "data2vec trinet mt4ssl dinosr"`` on a copy of the shared finished run (the
-test's command with two more methods): data2vec's and TriNet's experiments were made with the
-same settings and are reused; MT4SSL gets its k-means labels first (stage 7), DinoSR pretrains
-with its online codebooks; both are fine-tuned, decoded and packed like the others, and the
-results table has a row for each model.
+``--ssl_methods "data2vec trinet mt4ssl dinosr data2vec2 trinet2"`` on a copy of the shared
+finished run (the test's command with four more methods): data2vec's and TriNet's experiments
+were made with the same settings and are reused; MT4SSL gets its k-means labels first (stage 7),
+DinoSR pretrains with its online codebooks, data2vec 2.0 with its efficient student, and TriNet
+on that student reads the frozen-teacher targets TriNet's dump holds; all are fine-tuned, decoded
+and packed like the others, and the results table has a row for each model.
 """
 
 import re
@@ -19,6 +20,7 @@ from mini_synth_testing import (
     GREEDY,
     RECIPE_ARGS,
     SHARES_REFERENCE,
+    FROZEN_TARGETS,
     SSL_EXP,
     TINY_TAG,
     copy_recipe,
@@ -28,14 +30,15 @@ from mini_synth_testing import (
 
 pytestmark = [SHARES_REFERENCE, pytest.mark.slow]
 
-ALL_METHODS = "data2vec trinet mt4ssl dinosr"
-NEW = {m: (f"exp/ssl_{m}{TINY_TAG}", f"exp/asr_{m}{TINY_TAG}{TINY_TAG}") for m in ("mt4ssl", "dinosr")}
+ALL_METHODS = "data2vec trinet mt4ssl dinosr data2vec2 trinet2"
+NEW = {m: (f"exp/ssl_{m}{TINY_TAG}", f"exp/asr_{m}{TINY_TAG}{TINY_TAG}")
+       for m in ("mt4ssl", "dinosr", "data2vec2", "trinet2")}
 LABELS = "dump/kmeans_mfcc_k50"  # pretrain_mt4ssl_tiny.yaml: MFCC, 50 clusters
 
 
 @pytest.fixture(scope="module")
-def four_methods(mini_synth_reference, tmp_path_factory):
-    recipe = copy_recipe(tmp_path_factory.mktemp("four_methods"), outputs_of=mini_synth_reference[0])
+def all_methods(mini_synth_reference, tmp_path_factory):
+    recipe = copy_recipe(tmp_path_factory.mktemp("all_methods"), outputs_of=mini_synth_reference[0])
     before = file_times(recipe)
     # Greedy decoding only (the LM decoding of a model is the same whatever its pretraining, and the
     # shared run tests it): this run is a part of every CI run.
@@ -44,8 +47,8 @@ def four_methods(mini_synth_reference, tmp_path_factory):
     return recipe, result, before
 
 
-def test_the_earlier_methods_are_reused_and_the_new_ones_pretrain_and_fine_tune(four_methods):
-    recipe, result, before = four_methods
+def test_the_earlier_methods_are_reused_and_the_new_ones_pretrain_and_fine_tune(all_methods):
+    recipe, result, before = all_methods
     after = file_times(recipe)
     for exp in (*SSL_EXP.values(), *ASR_EXP.values()):
         checkpoint = f"{exp}/checkpoint.pth"
@@ -53,11 +56,26 @@ def test_the_earlier_methods_are_reused_and_the_new_ones_pretrain_and_fine_tune(
     for ssl_exp, asr_exp in NEW.values():
         for path in (f"{ssl_exp}/valid.loss.ave.pth", f"{ssl_exp}/.done", f"{asr_exp}/valid.cer_ctc.ave.pth"):
             assert (recipe / path).is_file(), path
-    assert "Stage 7: pretraining of the methods without a frozen teacher: data2vec mt4ssl dinosr" in result.stdout
+    assert "Stage 7: pretraining of the methods without a frozen teacher: data2vec mt4ssl dinosr data2vec2" in result.stdout
+    assert "Stage 9: pretraining of the methods with a frozen teacher: trinet trinet2" in result.stdout
 
 
-def test_mt4ssl_trained_on_kmeans_labels_made_before_it(four_methods):
-    recipe, result, _ = four_methods
+def test_trinet2_reads_the_frozen_targets_trinet_dumped(all_methods):
+    """The same teacher and projector: one dump serves both TriNets (it is not made again)."""
+    recipe, result, before = all_methods
+    after = file_times(recipe)
+    dumped = [path for path in before if path.startswith(f"{FROZEN_TARGETS}/") and path.endswith(".ark")]
+    assert dumped and all(after[path] == before[path] for path in dumped)
+    config = yaml.safe_load((recipe / NEW["trinet2"][0] / "config.yaml").read_text())
+    assert [f"{FROZEN_TARGETS}/train/targets.scp", "frozen_targets", "kaldi_ark"] in \
+        config["train_data_path_and_name_and_type"]
+    assert config["view"] == "visible_only" and config["view_conf"]["clones"] == 4
+    log = (recipe / NEW["trinet2"][0] / "train.log").read_text()
+    assert re.search(r"loss_regul=\d", log) and re.search(r"loss_struc=\d", log)
+
+
+def test_mt4ssl_trained_on_kmeans_labels_made_before_it(all_methods):
+    recipe, result, _ = all_methods
     labels = recipe / LABELS
     info = yaml.safe_load((labels / "kmeans" / "kmeans_info.yaml").read_text())
     assert info["num_clusters"] == 50 and info["features"] == "mfcc"
@@ -73,18 +91,19 @@ def test_mt4ssl_trained_on_kmeans_labels_made_before_it(four_methods):
     assert result.stdout.index("k-means of mfcc features for km") < result.stdout.index("pretraining mt4ssl")
 
 
-def test_dinosr_logs_its_codebooks(four_methods):
-    recipe, _, _ = four_methods
+def test_dinosr_logs_its_codebooks(all_methods):
+    recipe, _, _ = all_methods
     log = (recipe / NEW["dinosr"][0] / "train.log").read_text()
     for stat in ("codebook_ppl", "dead_codewords", "pred_ppl_"):
         assert stat in log, stat
 
 
-def test_results_md_has_a_row_for_every_model(four_methods):
-    recipe, _, _ = four_methods
+def test_results_md_has_a_row_for_every_model(all_methods):
+    recipe, _, _ = all_methods
     results = (recipe / "exp" / "RESULTS.md").read_text()
     cell = r"\d+\.\d \(\d+/\d+/\d+ of \d+\)"
-    names = ("no pretraining", "data2vec", "mt4ssl (k-means 50 of MFCC)", "dinosr", "trinet (ctc, offline)")
+    names = ("no pretraining", "data2vec", "mt4ssl (k-means 50 of MFCC)", "dinosr", "data2vec2", "trinet (ctc, offline)",
+             "trinet2 (ctc, offline)")
     for table in ("WER", "CER"):
         section = results[results.index(f"## {'Word' if table == 'WER' else 'Character'} error rate"):]
         rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| model")]
@@ -96,17 +115,17 @@ def test_results_md_has_a_row_for_every_model(four_methods):
         assert f"`{asr_exp}/{GREEDY}`" in results
 
 
-def test_the_new_methods_are_packed(four_methods):
-    recipe, _, _ = four_methods
+def test_the_new_methods_are_packed(all_methods):
+    recipe, _, _ = all_methods
     for ssl_exp, asr_exp in NEW.values():
         assert list((recipe / ssl_exp).glob("*.zip")), ssl_exp
         assert list((recipe / asr_exp).glob("*.zip")), asr_exp
 
 
-def test_labels_of_another_kmeans_model_are_not_reused(four_methods, tmp_path):
+def test_labels_of_another_kmeans_model_are_not_reused(all_methods, tmp_path):
     """A k-means model replaced by hand (e.g. copied from another run): its labels no longer
     match, and stage 7 stops before MT4SSL trains on them, naming the file and the fix."""
-    recipe = copy_recipe(tmp_path, outputs_of=four_methods[0])
+    recipe = copy_recipe(tmp_path, outputs_of=all_methods[0])
     kmeans = recipe / LABELS / "kmeans" / "kmeans.npz"
     kmeans.write_bytes(kmeans.read_bytes() + b"\0")
     before = file_times(recipe)

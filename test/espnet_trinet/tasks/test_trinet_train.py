@@ -140,11 +140,12 @@ def test_model_rebuilds_from_config_in_a_fresh_process(audio_dirs, tmp_path):
     assert yaml.safe_load(printed.stdout)["targets"][1]["conf"]["projector"] == "ctc"
 
 
-SHIPPED = sorted((REPO / "egs2").glob("*/*/conf/pretrain_*.yaml"))
+# The recipes' configs, and the benchmarks' variants of them (bench/configs).
+SHIPPED = sorted((REPO / "egs2").glob("*/*/conf/pretrain_*.yaml")) + sorted((REPO / "bench" / "configs").glob("*.yaml"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("conf", SHIPPED, ids=lambda p: f"{p.parts[-4]}/{p.name}")
+@pytest.mark.parametrize("conf", SHIPPED, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_shipped_config_trains_a_few_steps(conf, asr_teacher, audio_dirs, tmp_path):
     """Each pretraining config as shipped (blocks, heads, targets, objectives, view, schedule), with the
     encoder 48 wide and 2 batches; its frozen teacher, if any, is the tiny test teacher, online."""
