@@ -12,8 +12,8 @@ import pytest
 import torch
 import yaml
 
-from trinet_testing import MINI_CONF, train_args, write_audio_dir
-from two_ranks_testing import StateSavingTriNetTask, run_ranks
+from trinet_testing import MINI_CONF
+from two_ranks_testing import two_ranks_and_one_process
 
 pytestmark = pytest.mark.reliability
 
@@ -33,19 +33,7 @@ def _comparable_config(path):
 
 @pytest.mark.slow
 def test_two_ranks_hold_the_codebooks_of_one_process(tmp_path):
-    train = write_audio_dir(tmp_path / "train", 8, seed=3, min_sec=1.5, max_sec=1.5)
-    valid = write_audio_dir(tmp_path / "valid", 2, seed=4, min_sec=1.5, max_sec=1.5)
-    conf = _comparable_config(tmp_path / "comparable.yaml")
-    common = ("--max_epoch", 1, "--batch_type", "unsorted", "--batch_size", 4)  # 2 updates, 2 utterances per rank
-
-    ranks = run_ranks(train_args(conf, tmp_path / "two", train, valid, *common), 2, tmp_path)
-    StateSavingTriNetTask.main(cmd=train_args(conf, tmp_path / "one", train, valid, *common))
-    single = torch.load(tmp_path / "one" / "final_state.rank0.pth", weights_only=False)["model"]
-
-    rank0, rank1 = ranks[0]["model"], ranks[1]["model"]
-    assert int(rank0["num_updates"]) == int(single["num_updates"]) == 2
-    for key in rank0:  # student, EMA teacher and codebooks, bit for bit
-        assert torch.equal(rank0[key], rank1[key]), key
+    rank0, _, single = two_ranks_and_one_process(_comparable_config(tmp_path / "comparable.yaml"), tmp_path)
     for key in CODEBOOKS:
         assert rank0[key].dtype == torch.float32
         torch.testing.assert_close(rank0[key], single[key], rtol=1e-5, atol=1e-5, msg=key)

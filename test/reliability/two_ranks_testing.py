@@ -4,7 +4,7 @@ import logging
 import multiprocessing
 import traceback
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import torch
 from espnet2.train.trainer import Trainer
@@ -124,3 +124,22 @@ def _logs(work_dir: Path, world_size: int) -> str:
             if path.exists():
                 report.append(f"--- rank {rank} {path.name}\n" + path.read_text()[-3000:])
     return "\n".join(report)
+
+
+def two_ranks_and_one_process(conf: Path, tmp_path: Path) -> Tuple[dict, dict, dict]:
+    """Train ``conf`` for 2 updates on 8 equally long utterances as 2 gloo ranks (2 utterances each per
+    update) and as one process on the same global batches; returns the models of rank 0, rank 1 and
+    the single process, after checking that both ranks hold the same weights, bit for bit."""
+    from trinet_testing import train_args, write_audio_dir
+
+    train = write_audio_dir(tmp_path / "train", 8, seed=3, min_sec=1.5, max_sec=1.5)
+    valid = write_audio_dir(tmp_path / "valid", 2, seed=4, min_sec=1.5, max_sec=1.5)
+    common = ("--max_epoch", 1, "--batch_type", "unsorted", "--batch_size", 4)
+    ranks = run_ranks(train_args(conf, tmp_path / "two", train, valid, *common), 2, tmp_path)
+    StateSavingTriNetTask.main(cmd=train_args(conf, tmp_path / "one", train, valid, *common))
+    single = torch.load(tmp_path / "one" / "final_state.rank0.pth", weights_only=False)["model"]
+    rank0, rank1 = ranks[0]["model"], ranks[1]["model"]
+    assert int(rank0["num_updates"]) == int(single["num_updates"]) == 2
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    return rank0, rank1, single
