@@ -17,6 +17,9 @@ Reads the config's ``targets`` with the options trinet_train will get and prints
     method_labels_km_data_key=labels   # method whose encoder makes them and its block
     method_labels_km_feature_method=''
     method_labels_km_feature_layer=''
+    method_needs_rir=true              # its student view augments with impulse responses and/or
+    method_needs_noise=true            # background noises whose lists the config leaves to the
+                                       # recipe (data2vec-aqc: view_conf.augmentation.*_scp null)
     method_args='--target_conf frozen.mode=offline --max_epoch 3'  # its trinet_train options
     method_foreign_names=''            # --target_conf/--objective_conf names this config lacks
 
@@ -131,6 +134,20 @@ def _kmeans_label(name: str, conf: dict) -> str:
     return f"k-means {conf['num_classes']} of {str(conf['features']).upper()}"
 
 
+# The student view's augmentation parts that read a list of files: part -> its list's key.
+AUGMENTATION_LISTS = {"reverb": "rir_scp", "background_noise": "noise_scp"}
+
+
+def _augmentation_lists(config: dict) -> dict:
+    """method_needs_rir / method_needs_noise: the lists the recipe must give the view."""
+    augmentation = ((config.get("view_conf") or {}).get("augmentation") or {})
+    needs = {}
+    for part, key in AUGMENTATION_LISTS.items():
+        conf = augmentation.get(part)
+        needs[f"method_needs_{key.split('_')[0]}"] = "true" if conf is not None and not conf.get(key) else "false"
+    return needs
+
+
 def method_info(config: dict, ssl_args: str = "", frozen_mode: str = "", frozen_projector: str = "") -> dict:
     """{shell variable: value} for one method (see the module docstring)."""
     args, target_conf, foreign = split_ssl_args(shlex.split(ssl_args), config)
@@ -166,6 +183,7 @@ def method_info(config: dict, ssl_args: str = "", frozen_mode: str = "", frozen_
         method_label_sources=" ".join(label_sources),
         method_args=" ".join(shlex.quote(token) for token in shlex.split(" ".join(recipe_opts)) + args),
         method_foreign_names=" ".join(dict.fromkeys(foreign)),
+        **_augmentation_lists(config),
         **per_source,
     )
 

@@ -1,14 +1,17 @@
 """The training step of every method: a student view, target sources, objectives.
 
 One forward reads top to bottom:
-  1. features -> subsampled frames (the encoder's input layer, shared by student and teachers)
+  1. features -> subsampled frames (the encoder's input layer, shared by student and teachers);
+     the student's own waveform too when its view has one (data2vec-aqc's augmented copy)
   2. every target source on the intact input, without gradient (the EMA teacher's layers,
-     the frozen ASR teacher online or dumped, dumped labels)
+     the frozen ASR teacher online or dumped, dumped labels); a trainable source (data2vec-
+     aqc's quantiser of both views) with gradient, its penalties added to the loss
   3. the student view (span-masked frames; or M masked clones of each utterance with only
      their visible frames, data2vec 2.0) -> the student's blocks -> its taps, back on the
      full time axis; each source's targets repeated for the clones
   4. every objective: head(tap) against its targets on its frames -> loss_<name>;
-     L = sum of weight x loss, normalised per frame or as the reference code
+     L = sum of weight x loss, normalised per frame or as the reference code (an objective
+     may also read other sources' targets: data2vec-aqc's teacher direction)
 and after each optimizer update ``on_optimizer_step`` lets every source move (the EMA
 step; DinoSR's codebooks, from the frames the objectives read, which each source
 ``observe``s in the training step). A NaN/inf loss is turned into NaN gradients so that no
@@ -98,6 +101,10 @@ class SSLModel(AbsESPnetModel):
             if objective.frames not in FRAME_SETS:
                 raise ValueError(f"objective '{objective.name}': frames must be one of {FRAME_SETS}")
             self.tap_index[objective.tap] = _parse_tap(objective.tap, num_blocks, objective.name)
+            for other in objective.also_reads:
+                if other not in targets:
+                    raise ValueError(f"objective '{objective.name}' also reads targets '{other}', but the config's "
+                                     f"targets are {sorted(targets)}")
         names = [o.name for o in objectives]
         if len(set(names)) != len(names):
             raise ValueError(f"objective names must be unique, got {names}")
@@ -148,22 +155,25 @@ class SSLModel(AbsESPnetModel):
             self.nonfinite_guard.save_running_stats(self)
         utt_ids = data.pop("utt_id", None)
 
-        # 1. Features, subsampled by the encoder's input layer.
+        # 1. Features, subsampled by the encoder's input layer; and the student's own waveform
+        #    (data2vec-aqc: an augmented copy of the same length), subsampled too.
         feats, feats_lengths = self._features(speech, speech_lengths)
         x, pos_emb, masks = embed_frames(self.encoder, feats, feats_lengths)  # (B, T, D)
+        student_speech = self.view.student_speech(speech, speech_lengths, data)
+        student_frames = (x, pos_emb, masks)
+        if student_speech is not speech:
+            student_frames = embed_frames(self.encoder, *self._features(student_speech, speech_lengths))
 
-        # 2. Target sources: intact input, no gradient.
+        # 2. Target sources: intact input, no gradient (a trainable source, the quantiser, reads
+        #    both views' frames with theirs).
         teacher_input = TeacherInput(
             x.detach(), pos_emb, masks, lambda: embed_frames_without_dropout(self.encoder, feats, feats_lengths),
-            speech, speech_lengths, data, int(self.num_updates), feats, feats_lengths,
+            speech, speech_lengths, data, int(self.num_updates), feats, feats_lengths, x, student_frames[0],
         )
         targets = {name: source(teacher_input) for name, source in self.targets.items()}
 
         # 3. Student: its view of the batch, its blocks, its taps.
-        student_speech = self.view.student_speech(speech, speech_lengths, data)
-        if student_speech is not speech:
-            x, pos_emb, masks = embed_frames(self.encoder, *self._features(student_speech, speech_lengths))
-        view = self.view(x, pos_emb, masks)
+        view = self.view(*student_frames)
         hs = run_blocks(self.encoder.encoders, view.x, view.pos_emb, view.masks, **self.layer_drop)
         taps = self._taps(view, hs)
         # The M clones of an utterance (data2vec 2.0's multi-mask) all read its one set of targets.
@@ -176,7 +186,7 @@ class SSLModel(AbsESPnetModel):
         for name, objective in self.objectives.items():
             target = clone_targets[objective.targets]
             frames = view.frames(objective.frames) & target.frames
-            out = objective(taps[objective.tap], target, frames)
+            out = objective(taps[objective.tap], target, frames, *(clone_targets[n] for n in objective.also_reads))
             term = normalized_loss(out.per_frame, out.elements_per_frame, self.loss_normalization, dim, num_masked,
                                    objective.sqrt_dim_scale)
             loss = loss + objective.weight * term
@@ -185,6 +195,10 @@ class SSLModel(AbsESPnetModel):
             objective_stats.update({f"{key}_{name}": value for key, value in out.stats.items()})
             if name == self.monitor:
                 monitored = out.stats  # target_var / pred_var: data2vec's names, the guard's
+        for target in targets.values():  # a trainable source's penalties (the quantiser's), weighted
+            for name, term in target.losses.items():
+                loss = loss + term
+                stats[f"loss_{name}"] = term.detach()
         # A copy: ESPnet's Trainer divides the loss by accum_grad in place after it registered
         # the stats, and a detached view of it would be logged divided too.
         stats["loss"] = loss.detach().clone()

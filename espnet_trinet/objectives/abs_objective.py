@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Tuple
 
 import torch
 
@@ -39,6 +39,8 @@ class AbsObjective(torch.nn.Module, ABC):
         sqrt_dim_scale: with ``loss_normalization: reference``, whether its sum is also
             scaled by 1/sqrt(D), as the TriNet and data2vec code scales every term; MT4SSL's
             and DinoSR's cross-entropies are not (``objectives/normalization.py``).
+        also_reads: other target sources whose targets ``forward`` gets after ``frames``, in
+            this order (data2vec-aqc's teacher direction reads the EMA teacher's targets).
     """
 
     name: str
@@ -47,7 +49,10 @@ class AbsObjective(torch.nn.Module, ABC):
     targets: str
     frames: str
     sqrt_dim_scale: bool = True
+    also_reads: Tuple[str, ...] = ()
 
     @abstractmethod
-    def forward(self, student: torch.Tensor, targets: Targets, frames: torch.Tensor) -> ObjectiveOutput:
-        """student: (B, T, D) at ``tap``; frames: (B, T) bool, the frames that count."""
+    def forward(self, student: torch.Tensor, targets: Targets, frames: torch.Tensor, *others: Targets
+                ) -> ObjectiveOutput:
+        """student: (B, T, D) at ``tap``; frames: (B, T) bool, the frames that count; others:
+        the targets of the ``also_reads`` sources."""

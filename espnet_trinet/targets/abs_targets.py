@@ -14,8 +14,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-# Kinds of target, which decide the loss an objective applies (objectives/linear.py).
-TARGET_KINDS = ("regression", "soft", "hard")
+# Kinds of target, which decide the loss an objective applies (objectives/linear.py;
+# "quantized": vectors a contrastive objective tells apart, objectives/cross_contrastive.py).
+TARGET_KINDS = ("regression", "soft", "hard", "quantized")
 
 
 @dataclass
@@ -28,20 +29,27 @@ class Targets:
         frames: (B, T) bool, the frames that have a target.
         kind: one of ``TARGET_KINDS``.
         stats: scalars for the training log (e.g. the EMA decay).
+        student_values: the same targets of the student's own view, (B, T, C), when the
+            source also reads it (data2vec-aqc's quantiser: the augmented copy); else None.
+        losses: terms a trainable source adds to the batch loss, already weighted (the
+            quantiser's diversity penalty); logged as ``loss_<name>``.
     """
 
     values: torch.Tensor
     frames: torch.Tensor
     kind: str
     stats: Dict[str, torch.Tensor] = field(default_factory=dict)
+    student_values: Optional[torch.Tensor] = None
+    losses: Dict[str, torch.Tensor] = field(default_factory=dict)
 
     def repeated(self, clones: int) -> "Targets":
         """The targets of M clones of each utterance: (B * M, T, ...), row b * M + m = row b
         (the student view's order); one teacher pass serves every clone."""
         if clones == 1:
             return self
+        student = None if self.student_values is None else self.student_values.repeat_interleave(clones, dim=0)
         return Targets(self.values.repeat_interleave(clones, dim=0), self.frames.repeat_interleave(clones, dim=0),
-                       self.kind, self.stats)
+                       self.kind, self.stats, student, self.losses)
 
 
 @dataclass
@@ -59,6 +67,10 @@ class TeacherInput:
         num_updates: optimizer updates so far.
         features, feature_lengths: (B, L, F) normalised features before subsampling and (B,)
             lengths, for a teacher with its own copy of the subsampling (``ema_scope: encoder``).
+        clean_frames: ``frames`` with their gradient, and student_frames: (B, T, D) the
+            subsampled frames of the student's own waveform (its augmented copy, data2vec-aqc;
+            else ``clean_frames``), with gradient: only a trainable source (``trainable``)
+            reads these, everything else runs without gradient.
     """
 
     frames: torch.Tensor
@@ -71,6 +83,8 @@ class TeacherInput:
     num_updates: int
     features: Optional[torch.Tensor] = None
     feature_lengths: Optional[torch.Tensor] = None
+    clean_frames: Optional[torch.Tensor] = None
+    student_frames: Optional[torch.Tensor] = None
 
     @property
     def valid(self) -> torch.Tensor:
@@ -105,6 +119,8 @@ class AbsTargets(torch.nn.Module, ABC):
             ``frozen_targets`` for dumped frozen-teacher targets.
         needs_finetuned_teacher: a method with this source pretrains after another
             method was fine-tuned (TriNet's frozen teacher).
+        trainable: the source has parameters the loss trains (data2vec-aqc's quantiser): it
+            runs with gradient and its targets are not constants.
     """
 
     kind: str
@@ -113,6 +129,7 @@ class AbsTargets(torch.nn.Module, ABC):
     data_key: Optional[str] = None
     # The recipe must fine-tune a teacher before a method with this source can pretrain.
     needs_finetuned_teacher: bool = False
+    trainable: bool = False
 
     @abstractmethod
     def forward(self, batch: TeacherInput) -> Targets:

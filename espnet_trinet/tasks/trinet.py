@@ -41,12 +41,14 @@ from espnet_trinet.models.ssl_model import SSLModel
 from espnet_trinet.objectives.abs_objective import AbsObjective
 from espnet_trinet.objectives.codebook_heads import CodebookHeads
 from espnet_trinet.objectives.conv_decoder import ConvDecoderPrediction
+from espnet_trinet.objectives.cross_contrastive import CrossContrastive
 from espnet_trinet.objectives.linear import LinearPrediction
 from espnet_trinet.targets.abs_targets import AbsTargets
 from espnet_trinet.targets.registry import TARGET_TYPES
 from espnet_trinet.tasks.method_specs import resolved_specs, yaml_list
 from espnet_trinet.teachers.fit_checks import student_input
 from espnet_trinet.views.abs_view import AbsStudentView
+from espnet_trinet.views.augmented_span_mask import AugmentedSpanMaskView
 from espnet_trinet.views.span_mask import SpanMaskView
 from espnet_trinet.views.visible_only import VisibleOnlyView
 
@@ -78,6 +80,7 @@ view_choices = ClassChoices(
     classes=dict(
         span_mask=SpanMaskView,  # masked spans replaced by a learned embedding
         visible_only=VisibleOnlyView,  # data2vec 2.0: M masked clones, only visible frames reach the blocks
+        augmented_span_mask=AugmentedSpanMaskView,  # data2vec-aqc: span masking of an augmented copy
     ),
     type_check=AbsStudentView,
     default="span_mask",
@@ -101,6 +104,7 @@ objective_choices = ClassChoices(
         linear=LinearPrediction,  # one head; its loss follows the targets' kind
         codebook_heads=CodebookHeads,  # DinoSR: one head per codebook of an online_codebooks source
         conv_decoder=ConvDecoderPrediction,  # data2vec 2.0: conv decoder over the restored time axis, then linear
+        cross_contrastive=CrossContrastive,  # data2vec-aqc: student and teacher vs the other view's quantised frames
     ),
     type_check=AbsObjective,
     default=None,
@@ -173,7 +177,11 @@ class TriNetTask(AbsTask):
     def build_preprocess_fn(
         cls, args: argparse.Namespace, train: bool
     ) -> Optional[Callable[[str, Dict[str, np.ndarray]], Dict[str, np.ndarray]]]:
-        return None
+        # The student view decides what the data loader adds (data2vec-aqc: an augmented copy);
+        # statistics need the audio only.
+        if getattr(args, "collect_stats", False) or getattr(args, "view", None) is None:
+            return None
+        return view_choices.get_class(args.view).data_preprocessor(args.view_conf, train, args.seed)
 
     @classmethod
     def required_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
@@ -257,6 +265,8 @@ class TriNetTask(AbsTask):
                         logging.info(f"target source '{name}': no data given, its '{source.data_key}' not checked")
                         continue
                     source.check_fits(student, data_files.get(source.data_key, []))
+                if data_files:  # a model built without data (analysis, benchmarks) reads none of the view's files
+                    view.check_data(student.fs)
             # config.yaml (written after this) holds what was resolved here, overrides included.
             args.targets, args.target_conf = target_specs, {}
             args.objectives, args.objective_conf = objective_specs, {}

@@ -9,7 +9,7 @@ waveform (``student_speech``).
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -71,3 +71,12 @@ class AbsStudentView(torch.nn.Module, ABC):
     def student_speech(self, speech: torch.Tensor, speech_lengths: torch.Tensor, data) -> torch.Tensor:
         """The waveform the student sees (default: the teachers' one)."""
         return speech
+
+    @classmethod
+    def data_preprocessor(cls, view_conf: dict, train: bool, seed: int) -> Optional[Callable]:
+        """What the data loader must add to each utterance for this view, as an ESPnet
+        preprocess function ``(utt_id, data) -> data`` (default: nothing, None)."""
+        return None
+
+    def check_data(self, fs: Optional[int]) -> None:
+        """Fail before training if what the view reads cannot be used (``fs``: the frontend's rate)."""

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from espnet_trinet.bin.ssl_method_info import main
 from trinet_testing import MINI_CONF
@@ -19,7 +20,18 @@ def test_a_method_without_a_frozen_teacher_gets_only_what_fits_it(capsys):
                         "--ssl_args", "--max_epoch 3 --target_conf frozen.seed=4 --target_conf=ema.top_k=2")
     assert info == dict(method_needs_teacher="false", method_label="", method_frozen_sources="",
                         method_label_sources="", method_args="--max_epoch 3 --target_conf ema.top_k=2",
-                        method_foreign_names="frozen")
+                        method_foreign_names="frozen", method_needs_rir="false", method_needs_noise="false")
+
+
+def test_an_augmented_view_asks_the_recipe_for_the_lists_its_config_leaves_empty(capsys, tmp_path):
+    info = _assignments(capsys, "--config", str(MINI_CONF / "pretrain_d2v_aqc_tiny.yaml"))
+    assert (info["method_needs_rir"], info["method_needs_noise"]) == ("true", "true")
+    config = yaml.safe_load((MINI_CONF / "pretrain_d2v_aqc_tiny.yaml").read_text())
+    config["view_conf"]["augmentation"]["reverb"] = None  # no reverberation
+    config["view_conf"]["augmentation"]["background_noise"]["noise_scp"] = "my/musan_noise.scp"  # the config's own
+    (tmp_path / "conf.yaml").write_text(yaml.safe_dump(config))
+    info = _assignments(capsys, "--config", str(tmp_path / "conf.yaml"))
+    assert (info["method_needs_rir"], info["method_needs_noise"]) == ("false", "false")
 
 
 def test_mt4ssl_names_its_kmeans_labels_and_what_they_are_made_of(capsys):
