@@ -1,11 +1,12 @@
 """Every method of the framework in the mini_synth recipe, end to end.
 
-``--ssl_methods "data2vec trinet mt4ssl dinosr data2vec2 trinet2"`` on a copy of the shared
-finished run (the test's command with four more methods): data2vec's and TriNet's experiments
+``--ssl_methods "data2vec trinet mt4ssl dinosr data2vec2 d2v_aqc trinet2"`` on a copy of the shared
+finished run (the test's command with five more methods): data2vec's and TriNet's experiments
 were made with the same settings and are reused; MT4SSL gets its k-means labels first (stage 7),
-DinoSR pretrains with its online codebooks, data2vec 2.0 with its efficient student, and TriNet
-on that student reads the frozen-teacher targets TriNet's dump holds; all are fine-tuned, decoded
-and packed like the others, and the results table has a row for each model.
+DinoSR pretrains with its online codebooks, data2vec 2.0 with its efficient student, data2vec-aqc
+on an augmented view with the noises and impulse responses the recipe generates, and TriNet
+on the efficient student reads the frozen-teacher targets TriNet's dump holds; all are fine-tuned,
+decoded and packed like the others, and the results table has a row for each model.
 """
 
 import re
@@ -30,9 +31,10 @@ from mini_synth_testing import (
 
 pytestmark = [SHARES_REFERENCE, pytest.mark.slow]
 
-ALL_METHODS = "data2vec trinet mt4ssl dinosr data2vec2 trinet2"
+ALL_METHODS = "data2vec trinet mt4ssl dinosr data2vec2 d2v_aqc trinet2"
 NEW = {m: (f"exp/ssl_{m}{TINY_TAG}", f"exp/asr_{m}{TINY_TAG}{TINY_TAG}")
-       for m in ("mt4ssl", "dinosr", "data2vec2", "trinet2")}
+       for m in ("mt4ssl", "dinosr", "data2vec2", "d2v_aqc", "trinet2")}
+AUGMENTATION = "dump/augmentation_16000"  # the generated noises and impulse responses
 LABELS = "dump/kmeans_mfcc_k50"  # pretrain_mt4ssl_tiny.yaml: MFCC, 50 clusters
 
 
@@ -56,7 +58,8 @@ def test_the_earlier_methods_are_reused_and_the_new_ones_pretrain_and_fine_tune(
     for ssl_exp, asr_exp in NEW.values():
         for path in (f"{ssl_exp}/valid.loss.ave.pth", f"{ssl_exp}/.done", f"{asr_exp}/valid.cer_ctc.ave.pth"):
             assert (recipe / path).is_file(), path
-    assert "Stage 7: pretraining of the methods without a frozen teacher: data2vec mt4ssl dinosr data2vec2" in result.stdout
+    assert ("Stage 7: pretraining of the methods without a frozen teacher: data2vec mt4ssl dinosr data2vec2 d2v_aqc"
+            in result.stdout)
     assert "Stage 9: pretraining of the methods with a frozen teacher: trinet trinet2" in result.stdout
 
 
@@ -102,8 +105,8 @@ def test_results_md_has_a_row_for_every_model(all_methods):
     recipe, _, _ = all_methods
     results = (recipe / "exp" / "RESULTS.md").read_text()
     cell = r"\d+\.\d \(\d+/\d+/\d+ of \d+\)"
-    names = ("no pretraining", "data2vec", "mt4ssl (k-means 50 of MFCC)", "dinosr", "data2vec2", "trinet (ctc, offline)",
-             "trinet2 (ctc, offline)")
+    names = ("no pretraining", "data2vec", "mt4ssl (k-means 50 of MFCC)", "dinosr", "data2vec2", "d2v_aqc",
+             "trinet (ctc, offline)", "trinet2 (ctc, offline)")
     for table in ("WER", "CER"):
         section = results[results.index(f"## {'Word' if table == 'WER' else 'Character'} error rate"):]
         rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| model")]
@@ -113,6 +116,25 @@ def test_results_md_has_a_row_for_every_model(all_methods):
             assert re.search(rf"\| {cell} \|$", row), row
     for _, asr_exp in NEW.values():
         assert f"`{asr_exp}/{GREEDY}`" in results
+
+
+def test_d2v_aqc_trains_on_the_noises_and_impulse_responses_the_recipe_made(all_methods):
+    recipe, result, _ = all_methods
+    corpus = recipe / AUGMENTATION
+    for name in ("noise.scp", "rir.scp", "settings.json", ".done", ".stage.done"):
+        assert (corpus / name).is_file(), name
+    for name in ("noise.scp", "rir.scp"):
+        for line in (corpus / name).read_text().splitlines():
+            assert (recipe / line.split()[1]).is_file(), line
+    config = yaml.safe_load((recipe / NEW["d2v_aqc"][0] / "config.yaml").read_text())
+    augmentation = config["view_conf"]["augmentation"]
+    assert config["view"] == "augmented_span_mask"
+    assert augmentation["reverb"]["rir_scp"] == f"{AUGMENTATION}/rir.scp"
+    assert augmentation["background_noise"]["noise_scp"] == f"{AUGMENTATION}/noise.scp"
+    log = (recipe / NEW["d2v_aqc"][0] / "train.log").read_text()
+    for stat in ("loss_ccl=", "loss_diversity=", "loss_feature_pen=", "code_ppl=", "temp="):
+        assert stat in log, stat
+    assert result.stdout.index("generating noises and impulse responses") < result.stdout.index("pretraining d2v_aqc")
 
 
 def test_the_new_methods_are_packed(all_methods):
