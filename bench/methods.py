@@ -66,7 +66,7 @@ SSL_MODELS: Tuple[str, ...] = tuple(m.key for m in MODEL_TABLE if m.method is no
 METHODS: Tuple[str, ...] = tuple(dict.fromkeys(m.method for m in MODEL_TABLE if m.method is not None))
 # The other methods of the framework: the throughput benchmark times them against data2vec; the
 # quality benchmark's table does not hold them yet (its side-by-side comparison is a later issue).
-PEER_METHODS: Tuple[str, ...] = ("mt4ssl", "dinosr", "data2vec2", "trinet2")
+PEER_METHODS: Tuple[str, ...] = ("mt4ssl", "dinosr", "data2vec2", "trinet2", "d2v_aqc")
 TIMED_METHODS: Tuple[str, ...] = METHODS + PEER_METHODS
 
 

@@ -267,6 +267,7 @@ def build_variant(name: str, size: EncoderSize, speech: torch.Tensor, lengths: t
             args = _method_args(size, method, {}, tmp, name)
             model = task.build_model(args).to(device)
             batch.update(_kmeans_labels(method, model, lengths, device))
+            batch.update(_augmented_copy(model, batch))
         else:
             teacher = tmp / "teacher" / "model.pth"
             if not teacher.exists():
@@ -314,6 +315,51 @@ def _kmeans_labels(method: str, model: torch.nn.Module, lengths: torch.Tensor,
         key = info[f"method_labels_{source}_data_key"]
         data.update({key: ids.float().to(device), f"{key}_lengths": frames.to(device)})
     return data
+
+
+def _augmented_copy(model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """The augmented copy a view on one reads (data2vec-aqc), as the data loader gives it: the step
+    cost does not depend on what the copy holds (its making, in the loader, is timed apart:
+    ``augmentation_cost``)."""
+    from espnet_trinet.augmentation.augmented_copy import AUGMENTED_KEY
+    from espnet_trinet.views.augmented_span_mask import AugmentedSpanMaskView
+
+    if not isinstance(model.view, AugmentedSpanMaskView):
+        return {}
+    speech = batch["speech"]
+    noisy = speech + 0.1 * speech.std() * torch.randn(speech.shape, generator=torch.Generator().manual_seed(1)).to(speech)
+    return {AUGMENTED_KEY: noisy, f"{AUGMENTED_KEY}_lengths": batch["speech_lengths"].clone()}
+
+
+def augmentation_cost(method: str, speech: torch.Tensor, lengths: torch.Tensor, tmp: Path,
+                      repeats: int = 5) -> Optional[float]:
+    """CPU milliseconds per second of audio of the method's augmented copy (its view's data-loader
+    work: white noise, an impulse response, a background noise at the config's probabilities, from a
+    generated corpus of 8 noises of 10 s and 8 impulse responses), or None for a view without one."""
+    import time
+
+    import numpy as np
+
+    from espnet_trinet.augmentation.generated_corpus import write_augmentation_corpus
+    from espnet_trinet.augmentation.student_augmentation import StudentAugmentation
+
+    view_conf = yaml.safe_load(method_config(method).read_text()).get("view_conf") or {}
+    conf = view_conf.get("augmentation")
+    if conf is None:
+        return None
+    noise_scp, rir_scp = write_augmentation_corpus(tmp / "augmentation", num_noises=8, num_rirs=8)
+    conf = yaml.safe_load(yaml.safe_dump(conf))
+    for part, key, scp in (("reverb", "rir_scp", rir_scp), ("background_noise", "noise_scp", noise_scp)):
+        if conf.get(part) is not None:
+            conf[part][key] = str(scp)
+    augmentation = StudentAugmentation(**conf)
+    waves = [speech[i, : int(n)].numpy() for i, n in enumerate(lengths)]
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for wave in waves:
+            augmentation(wave, rng)
+    return 1000 * (time.perf_counter() - start) / (repeats * float(lengths.sum()) / 16000)
 
 
 def make_audio(batch_size: int, seconds: float, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Training-step cost of ESPnet's HuBERT SSL task and of the benchmarks' pretraining methods
 (bench/methods.py: data2vec, TriNet with its frozen teacher online / targets offline, MT4SSL, DinoSR,
-data2vec 2.0 and TriNet on its efficient student, those two also at M = 1 and 8 clones),
-measured in one process on the same audio batch: step time, audio seconds and masked-frame
-predictions per second, and their ratios to data2vec's.
+data2vec 2.0 and TriNet on its efficient student, those two also at M = 1 and 8 clones,
+data2vec-aqc), measured in one process on the same audio batch: step time, audio seconds and
+masked-frame predictions per second, and their ratios to data2vec's. data2vec-aqc's per-batch
+k-means is timed inside its step (``k-means`` column) and its augmented copy, made by the data
+loader, apart (CPU ms per audio second, below the table).
 
     python bench/throughput.py --quick            # < 1 min on a CPU
     python bench/throughput.py                    # CPU: small and base-width sizes
@@ -27,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import count_flops, matmul_rate, peak_memory_mb, summarise, time_interleaved  # noqa: E402
 from step_variants import (  # noqa: E402
-    HUBERT, SIZES, VARIANTS, baseline, build_variant, make_audio, variant_spec, variants,
+    HUBERT, SIZES, VARIANTS, augmentation_cost, baseline, build_variant, make_audio, variant_spec, variants,
 )
 
 # Step time / the baseline's (the first method without a frozen teacher), by frozen-teacher mode.
@@ -85,6 +87,7 @@ def run(args) -> dict:
                 return step
 
             steps = {v.name: stepper(v) for v in built}
+            kmeans = {v.name: _time_clusters(v.model) for v in built if v.name != HUBERT}
             times = time_interleaved(steps, device, args.warmup, args.repeats)
             for v in built:
                 median_s, spread_s = summarise(times[v.name])
@@ -94,14 +97,22 @@ def run(args) -> dict:
                 view = None if v.name == HUBERT else v.model.view
                 clones = getattr(view, "clones", None) if getattr(view, "remove_masked", False) else None
                 masked = (sum(v.masked_per_step) / len(v.masked_per_step)) if v.masked_per_step else float("nan")
+                timed = kmeans.get(v.name)
+                kmeans_s = sum(timed) / len(timed) if timed else float("nan")
                 rows.append(dict(size=size.name, variant=v.name, frozen_mode=mode, clones=clones, step_s=median_s,
                                  spread_s=spread_s, peak_mem_mb=mem, tflop_per_step=flops / 1e12,
-                                 trainable_m=v.trainable_params / 1e6, masked_per_step=masked))
+                                 trainable_m=v.trainable_params / 1e6, masked_per_step=masked, kmeans_s=kmeans_s))
                 print(f"{size.name:>20} {v.name:>15}: {median_s:.3f} s/step, {mem:.0f} MB, "
                       f"{flops / 1e12:.3f} TFLOP", flush=True)
             del built, steps
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+    augmentation = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for method in dict.fromkeys(variant_spec(n)[0] for n in names if n != HUBERT):
+            cost = augmentation_cost(method, speech, lengths, Path(tmp) / method)
+            if cost is not None:
+                augmentation[method] = cost
     audio_s = args.batch * args.seconds
     peak_rate = matmul_rate(device, torch.bfloat16 if args.dtype == "bf16" else torch.float32) \
         if device.type == "cuda" else float("nan")
@@ -122,9 +133,30 @@ def run(args) -> dict:
             device=torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
             baseline=base, dtype=args.dtype, threads=args.threads, batch=args.batch, seconds=args.seconds,
             warmup=args.warmup, repeats=args.repeats, torch=torch.__version__,
-            matmul_tflops=peak_rate / 1e12,
+            matmul_tflops=peak_rate / 1e12, augmentation_ms_per_audio_s=augmentation,
         ),
     )
+
+
+def _time_clusters(model) -> list:
+    """Wraps each objective's per-batch k-means (data2vec-aqc's ``clusters``) to record its
+    seconds per call; the list stays empty for a method without one."""
+    import time
+
+    seconds = []
+    for objective in model.objectives.values():
+        clusters = getattr(objective, "clusters", None)
+        if clusters is None:
+            continue
+
+        def timed(*args, __clusters=clusters, **kwargs):
+            start = time.perf_counter()
+            out = __clusters(*args, **kwargs)
+            seconds.append(time.perf_counter() - start)
+            return out
+
+        objective.clusters = timed
+    return seconds
 
 
 def markdown(result: dict) -> str:
@@ -139,16 +171,21 @@ def markdown(result: dict) -> str:
         "optimizer state; CPU: peak bytes of live tensors created in one step.",
         "",
         f"| size | variant | step (s) | spread (s) | x {base} | target | audio s / s | x {base} | masked frames / s | "
-        f"x {base} | peak mem (MB) | TFLOP/step | MFU | trainable (M) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"x {base} | peak mem (MB) | TFLOP/step | MFU | trainable (M) | k-means (s/step) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['size']} | {r['variant']} | {r['step_s']:.3f} | {r['spread_s']:.3f} | {r[f'vs_{base}']:.2f} | "
             f"{_verdict(r, base)} | {r['audio_s_per_s']:.1f} | {r[f'audio_s_per_s_vs_{base}']:.2f} | "
             f"{_number(r['masked_per_s'], '.0f')} | {_number(r[f'masked_per_s_vs_{base}'], '.2f')} | "
-            f"{r['peak_mem_mb']:.0f} | {r['tflop_per_step']:.3f} | {_percent(r['mfu'])} | {r['trainable_m']:.1f} |"
+            f"{r['peak_mem_mb']:.0f} | {r['tflop_per_step']:.3f} | {_percent(r['mfu'])} | {r['trainable_m']:.1f} | "
+            f"{_number(r.get('kmeans_s', float('nan')), '.4f')} |"
         )
+    for method, cost in (s.get("augmentation_ms_per_audio_s") or {}).items():
+        lines += ["", f"{method}'s augmented copy, made by the data loader (not in the step times): {cost:.2f} ms of "
+                      "one CPU core per second of audio (white noise, an impulse response and a background noise at "
+                      "the config's probabilities)."]
     if s["matmul_tflops"] == s["matmul_tflops"]:
         lines += ["", f"MFU = counted model FLOPs per second / measured {s['dtype']} matmul rate "
                       f"({s['matmul_tflops']:.0f} TFLOP/s)."]

@@ -26,7 +26,7 @@ def test_the_variants_come_from_the_method_configs():
     # The methods' configs: data2vec has no frozen teacher, TriNet's frozen_asr target gives two modes.
     assert VARIANTS == ("espnet_hubert", "data2vec", "trinet_online", "trinet_offline", "mt4ssl", "dinosr",
                         "data2vec2", "data2vec2_m1", "data2vec2_m8",
-                        "trinet2_online", "trinet2_offline", "trinet2_offline_m1", "trinet2_offline_m8")
+                        "trinet2_online", "trinet2_offline", "trinet2_offline_m1", "trinet2_offline_m8", "d2v_aqc")
     assert variants(["trinet"]) == ("espnet_hubert", "trinet_online", "trinet_offline")
     # data2vec 2.0's student at the config's clone count (4) and at M = 1 and 8.
     assert variant_spec("trinet2_offline_m8") == ("trinet2", "offline")
@@ -65,7 +65,7 @@ def test_trinet_steps_move_the_ema_teacher_and_offline_skips_the_frozen_teacher(
     # 12 (DinoSR: one codebook for each of them).
     teachers = [s for n, v in built.items() if n != "espnet_hubert" for s in v.model.targets.values()
                 if hasattr(s, "top_k")]
-    assert len(teachers) == 12 and {s.top_k for s in teachers} == {2}
+    assert len(teachers) == 13 and {s.top_k for s in teachers} == {2}
     # The offline step does less work than the online one: no teacher forward.
     assert count_flops(offline.train_step) < count_flops(online.train_step)
 
@@ -97,6 +97,26 @@ def test_clone_variants_predict_more_masked_frames_per_step(built):
     assert built["data2vec2"].trainable_params == built["data2vec2_m8"].trainable_params
 
 
+@pytest.mark.slow
+def test_d2v_aqc_reads_an_augmented_copy_and_its_kmeans_is_timed_apart(built, tmp_path):
+    from throughput import _time_clusters
+
+    aqc = built["d2v_aqc"]
+    assert aqc.batch["speech_aug"].shape == aqc.batch["speech"].shape
+    assert not torch.equal(aqc.batch["speech_aug"], aqc.batch["speech"])
+    assert torch.equal(aqc.batch["speech_aug_lengths"], aqc.batch["speech_lengths"])
+    seconds = _time_clusters(aqc.model)
+    aqc.train_step()
+    aqc.train_step()
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
+    assert _time_clusters(built["data2vec"].model) == []
+    from step_variants import augmentation_cost
+
+    speech, lengths = make_audio(2, 1.0)
+    assert augmentation_cost("d2v_aqc", speech, lengths, tmp_path, repeats=1) > 0
+    assert augmentation_cost("data2vec", speech, lengths, tmp_path) is None
+
+
 def test_memory_tracker_counts_live_tensors_once():
     with PeakTensorMemory() as tracker:
         a = torch.zeros(1024, 256)  # 1 MiB
@@ -119,11 +139,12 @@ def test_the_table_compares_with_the_baseline_and_judges_each_frozen_mode():
     from throughput import markdown
 
     setup = dict(command="python bench/throughput.py --quick", date="today", device="cpu", dtype="fp32", threads=1,
-                 batch=2, seconds=3.0, warmup=2, repeats=9, torch="x", matmul_tflops=float("nan"), baseline="data2vec")
+                 batch=2, seconds=3.0, warmup=2, repeats=9, torch="x", matmul_tflops=float("nan"), baseline="data2vec",
+                 augmentation_ms_per_audio_s={"d2v_aqc": 1.25})
     rows = [dict(size="tiny", variant=v, frozen_mode=mode, clones=clones, step_s=step, spread_s=0.01,
                  vs_data2vec=step / 0.2, audio_s_per_s=6 / step, audio_s_per_s_vs_data2vec=0.2 / step,
                  masked_per_s=masked / step, masked_per_s_vs_data2vec=(masked / step) / (100 / 0.2), peak_mem_mb=10,
-                 tflop_per_step=0.003, mfu=float("nan"), trainable_m=1.0)
+                 tflop_per_step=0.003, mfu=float("nan"), trainable_m=1.0, kmeans_s=float("nan"))
             for v, mode, clones, step, masked in (("data2vec", None, None, 0.2, 100),
                                                   ("trinet_online", "online", None, 0.27, 100),
                                                   ("trinet_offline", "offline", None, 0.2, 100),
@@ -138,6 +159,8 @@ def test_the_table_compares_with_the_baseline_and_judges_each_frozen_mode():
     assert "| tiny | trinet_offline | 0.200 | 0.010 | 1.00 | <= 1.05: met |" in text
     assert "| tiny | data2vec2_m1 | 0.125 | 0.010 | 0.62 | audio s / s >= 1.5: met | 48.0 | 1.60 |" in text
     assert "| tiny | trinet2_offline_m8 | 0.500 | 0.010 | 2.50 | masked / s >= 2.5: MISSED by 0.50 |" in text
+    assert text.count("| 1.0 | - |") == len(rows)  # no k-means in these methods
+    assert "d2v_aqc's augmented copy, made by the data loader (not in the step times): 1.25 ms" in text
     # A visible-only student with another clone count has no target (the frozen-teacher step targets
     # compare TriNet with data2vec on the span-mask student).
     assert "| tiny | trinet2_offline | 0.400 | 0.010 | 2.00 |  |" in text

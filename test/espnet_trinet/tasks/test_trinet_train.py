@@ -162,6 +162,14 @@ def test_every_shipped_config_trains_a_few_steps(conf, asr_teacher, audio_dirs, 
             extra += ["--target_conf", f"{name}.features=mfcc", "--target_conf", f"{name}.num_classes=8",
                       "--target_conf", f"{name}.feature_method=null", "--target_conf", f"{name}.feature_layer=null",
                       *make_kmeans_labels(audio_dirs, conf, tmp_path / "labels")]
+    augmentation = (given.get("view_conf") or {}).get("augmentation")
+    if augmentation is not None:  # an augmented view (data2vec-aqc): a tiny generated noise and RIR corpus
+        from espnet_trinet.augmentation.generated_corpus import write_augmentation_corpus
+
+        noise_scp, rir_scp = write_augmentation_corpus(tmp_path / "augmentation", num_noises=2, noise_seconds=1.0,
+                                                       num_rirs=2)
+        extra += ["--view_conf", f"augmentation.reverb.rir_scp={rir_scp}",
+                  "--view_conf", f"augmentation.background_noise.noise_scp={noise_scp}"]
     out = tmp_path / "exp"
     stats = _train(conf, out, audio_dirs, *extra)
     updates = 2 // given.get("accum_grad", 1)  # 2 batches
