@@ -45,29 +45,40 @@ def sample_negatives(utterance: torch.Tensor, num_negatives: int,
     return index, valid
 
 
-def contrastive_loss(pred: torch.Tensor, quantized: torch.Tensor, negatives: torch.Tensor, valid: torch.Tensor,
-                     clusters: Optional[torch.Tensor] = None, temperature: float = 0.1,
+def contrastive_loss(pred: torch.Tensor, quantized: torch.Tensor, utterance: torch.Tensor, negatives: torch.Tensor,
+                     valid: torch.Tensor, clusters: Optional[torch.Tensor] = None, temperature: float = 0.1,
                      same_cluster_scale: float = 0.3) -> torch.Tensor:
     """Cross-entropy of picking the positive among 1 + K candidates, per frame.
 
     Args:
         pred: (N, C) predictions.
         quantized: (N, C) the quantised vectors of the same frames: row i is frame i's positive.
-        negatives, valid: (N, K) from ``sample_negatives``.
+        utterance, negatives, valid: ``sample_negatives``'s input (N,) and output (N, K).
         clusters: (N,) cluster id of each quantised vector, or None (no scaling).
         temperature: of the cosine logits (0.1).
         same_cluster_scale: factor of a same-cluster negative's logit (0.3).
     Returns:
         (N,) float32 losses.
     """
-    candidates = torch.cat([quantized.unsqueeze(1), quantized[negatives]], dim=1)  # (N, 1 + K, C)
-    logits = F.cosine_similarity(pred.float().unsqueeze(1), candidates.float(), dim=-1) / temperature
-    positive, negative = logits[:, :1], logits[:, 1:]
-    if clusters is not None:
-        same_cluster = clusters[negatives] == clusters.unsqueeze(1)
+    n = pred.size(0)
+    pred, quantized_unit = F.normalize(pred.float(), dim=-1, eps=1e-8), F.normalize(quantized.float(), dim=-1, eps=1e-8)
+    positive = (pred * quantized_unit).sum(dim=-1, keepdim=True) / temperature  # (N, 1)
+    # The negatives lie in the positive's utterance: one (L, L) cosine matrix per utterance, read at
+    # the drawn pairs, instead of gathering N x K vectors of C dims (and scattering their gradient).
+    counts = torch.bincount(utterance)
+    start = torch.cumsum(counts, 0) - counts
+    own = torch.arange(n, device=pred.device) - start[utterance]
+    width = int(counts.max())
+    padded = pred.new_zeros(counts.numel(), width, pred.size(1))
+    rows = padded.index_put((utterance, own), pred)
+    columns = padded.index_put((utterance, own), quantized_unit)
+    cosines = torch.bmm(rows, columns.transpose(1, 2))[utterance, own]  # (N, L): frame i against its utterance
+    negative = cosines.gather(1, negatives - start[utterance].unsqueeze(1)) / temperature  # (N, K)
+    with torch.no_grad():
+        excluded = (quantized[negatives] == quantized.unsqueeze(1)).all(dim=-1) | ~valid
+        same_cluster = None if clusters is None else clusters[negatives] == clusters.unsqueeze(1)
+    if same_cluster is not None:
         negative = torch.where(same_cluster, negative * same_cluster_scale, negative)
-    same_as_positive = (quantized[negatives] == quantized.unsqueeze(1)).all(dim=-1)
-    negative = negative.masked_fill(same_as_positive | ~valid, float("-inf"))
+    negative = negative.masked_fill(excluded, float("-inf"))
     logits = torch.cat([positive, negative], dim=1)
-    return F.cross_entropy(logits, torch.zeros(logits.size(0), dtype=torch.long, device=logits.device),
-                           reduction="none")
+    return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=logits.device), reduction="none")

@@ -76,8 +76,18 @@ _CODEBOOKS = (
     "never), or lower optim_conf.lr or lengthen the scheduler warm-up, and resume from an "
     "earlier checkpoint (one from before codebook_ppl fell)."
 )
+_QUANTISER = (
+    "Likely cause: the Gumbel quantiser (data2vec-aqc's quantized_frames) puts the frames of an "
+    "utterance on the same few entries; a negative equal to its positive is left out of the "
+    "contrastive loss, so such a collapse drives it to 0 while the targets stop carrying "
+    "information: the temperature falls too fast (temperature's decay per update), the diversity "
+    "penalty is too weak (diversity_weight), or the learning rate is too high. Fix: in the "
+    "quantized_frames target's conf slow the temperature's decay or raise diversity_weight, or "
+    "lower optim_conf.lr, and resume from an earlier checkpoint (one from before code_ppl fell)."
+)
 MESSAGES = dict(target_var=_REPRESENTATION, pred_var=_REPRESENTATION, eff_rank=_REPRESENTATION,
-                codebook_ppl=_CODEBOOKS)
+                codebook_ppl=_CODEBOOKS, code_ppl=_QUANTISER)
+WHAT = dict(codebook_ppl="codebook collapse", code_ppl="quantiser collapse")
 
 
 class CollapseGuard:
@@ -89,12 +99,15 @@ class CollapseGuard:
     dimensional collapse, which the variances alone miss. ``min_codebook_ppl`` (off by
     default) watches DinoSR's codebook usage (``codebook_ppl``, from 1: every frame on one
     codeword, to V: all used equally); the reference code logs it and stops on nothing.
+    ``min_code_ppl`` (off by default) watches data2vec-aqc's quantiser (``code_ppl``, the
+    perplexity of its hard picks summed over groups: from G to G V).
 
     Args:
         min_target_var: threshold on ``target_var`` (None = off).
         min_pred_var: threshold on ``pred_var`` (None = off).
         min_effective_rank: threshold on ``eff_rank`` (None = off).
         min_codebook_ppl: threshold on ``codebook_ppl`` (None = off).
+        min_code_ppl: threshold on ``code_ppl`` (None = off).
         warmup_updates: no check before this many optimizer updates.
     """
 
@@ -104,6 +117,7 @@ class CollapseGuard:
         min_pred_var: Optional[float] = 0.01,
         min_effective_rank: Optional[float] = None,
         min_codebook_ppl: Optional[float] = None,
+        min_code_ppl: Optional[float] = None,
         warmup_updates: int = 5000,
     ):
         self.thresholds = {
@@ -111,6 +125,7 @@ class CollapseGuard:
             "pred_var": min_pred_var,
             "eff_rank": min_effective_rank,
             "codebook_ppl": min_codebook_ppl,
+            "code_ppl": min_code_ppl,
         }
         self.warmup_updates = warmup_updates
 
@@ -123,7 +138,7 @@ class CollapseGuard:
                 continue
             value = float(stats[name])
             if value < threshold:
-                what = "codebook collapse" if name == "codebook_ppl" else "representation collapse"
+                what = WHAT.get(name, "representation collapse")
                 raise CollapseError(
                     f"{what} after {num_updates} updates: {name}={value:.4g} < {threshold}. "
                     f"{MESSAGES[name]} The thresholds live in model_conf.collapse_guard."

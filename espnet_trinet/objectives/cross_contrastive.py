@@ -91,8 +91,8 @@ class CrossContrastive(AbsObjective):
         for pred, quantized, clusters in ((student_pred, clean, clean_clusters),
                                           (teacher_pred, augmented, augmented_clusters)):
             negatives, valid = sample_negatives(utterance, self.num_negatives)
-            per_direction.append(contrastive_loss(pred, quantized, negatives, valid, clusters, self.temperature,
-                                                  self.same_cluster_scale))
+            per_direction.append(contrastive_loss(pred, quantized, utterance, negatives, valid, clusters,
+                                                  self.temperature, self.same_cluster_scale))
         student_ce, teacher_ce = per_direction
         stats = dict(pred_var=per_dim_std(student_pred.detach()), ccl_student=student_ce.detach().mean(),
                      ccl_teacher=teacher_ce.detach().mean())

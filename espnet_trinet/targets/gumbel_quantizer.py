@@ -80,9 +80,11 @@ class GumbelVectorQuantizer(torch.nn.Module):
         total = self.num_groups * self.num_entries
         stats["diversity"] = (total - stats["prob_ppl"]) / total
         one_hot = F.gumbel_softmax(logits, tau=temp, hard=True) if self.training else hard
-        # (N, G, V, 1) x (1, G, V, d/G) summed over V: each group's picked entry.
-        entries = self.entries.view(1, self.num_groups, self.num_entries, -1)
-        q = (one_hot.unsqueeze(-1).to(entries.dtype) * entries).sum(dim=2)
+        # Each group's picked entry, as a product (N, G, V) x (G, V, d/G): the straight-through
+        # gradient reaches every entry's softmax weight (a product of the one-hot with the
+        # entries, summed, would hold an (N, G, V, d/G) tensor).
+        entries = self.entries.view(self.num_groups, self.num_entries, -1)
+        q = torch.einsum("ngv,gvd->ngd", one_hot.to(entries.dtype), entries)
         return q.reshape(n, -1), stats
 
     def picks(self, x: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,15 @@ from espnet_trinet.targets.abs_targets import AbsTargets, TeacherInput, Targets
 from espnet_trinet.targets.gumbel_quantizer import GumbelVectorQuantizer
 
 
+def _scaled_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """x in the forward pass; its gradient times ``scale`` in the backward (fairseq's GradMultiply)."""
+    if scale == 1.0:
+        return x
+    if scale == 0.0:
+        return x.detach()
+    return x * scale + x.detach() * (1.0 - scale)
+
+
 class QuantizedFrameTargets(AbsTargets):
     """Both views' subsampled frames, quantised and projected: (B, T, C) each.
 
@@ -40,6 +49,9 @@ class QuantizedFrameTargets(AbsTargets):
         output_dim: C of the projection of the quantised vectors (``final_proj_dim`` 256).
         diversity_weight: weight of the diversity penalty (0.1).
         feature_penalty_weight: weight of the feature penalty (10).
+        input_grad_scale: factor of the gradient the quantiser and the feature penalty send into
+            the subsampling (wav2vec 2.0's ``feature_grad_mult``: data2vec-aqc 1.0, wav2vec 2.0
+            0.1; 0: the subsampling learns from the student's objectives only).
         data_files: unused.
     """
 
@@ -48,8 +60,12 @@ class QuantizedFrameTargets(AbsTargets):
 
     def __init__(self, encoder: torch.nn.Module, groups: int = 2, entries: int = 320, quantized_dim: int = 256,
                  output_dim: int = 256, temperature: Sequence[float] = (2.0, 0.5, 0.999995),
-                 diversity_weight: float = 0.1, feature_penalty_weight: float = 10.0, data_files=None):
+                 diversity_weight: float = 0.1, feature_penalty_weight: float = 10.0, input_grad_scale: float = 1.0,
+                 data_files=None):
         super().__init__()
+        if not 0.0 <= input_grad_scale <= 1.0:
+            raise ValueError(f"input_grad_scale must be in [0, 1], got {input_grad_scale}")
+        self.input_grad_scale = float(input_grad_scale)
         dim = encoder.output_size()
         self.input_norm = torch.nn.LayerNorm(dim)
         self.quantizer = GumbelVectorQuantizer(dim, groups, entries, quantized_dim, temperature)
@@ -70,16 +86,20 @@ class QuantizedFrameTargets(AbsTargets):
             raise RuntimeError("quantized_frames needs the frames with their gradient (TeacherInput.clean_frames, "
                                "student_frames)")
         valid = batch.valid
+        clean_frames, student_frames = (_scaled_grad(f, self.input_grad_scale)
+                                        for f in (batch.clean_frames, batch.student_frames))
+        if batch.student_frames is batch.clean_frames:
+            student_frames = clean_frames
         if batch.student_frames.shape != batch.clean_frames.shape:
             raise ValueError(f"the student's view has {tuple(batch.student_frames.shape)} frames, the clean one "
                              f"{tuple(batch.clean_frames.shape)}: the augmented copy must keep each utterance's length")
-        clean, stats = self._quantized(batch.clean_frames, valid, batch.num_updates)
-        if batch.student_frames is batch.clean_frames:
+        clean, stats = self._quantized(clean_frames, valid, batch.num_updates)
+        if student_frames is clean_frames:
             student = clean
         else:
-            student, student_stats = self._quantized(batch.student_frames, valid, batch.num_updates)
+            student, student_stats = self._quantized(student_frames, valid, batch.num_updates)
             stats["code_ppl_student"] = student_stats["code_ppl"]
-        feature_pen = batch.clean_frames[valid].float().pow(2).mean()
+        feature_pen = clean_frames[valid].float().pow(2).mean()
         stats["feature_pen"] = feature_pen.detach()
         losses = dict(diversity=self.diversity_weight * stats["diversity"],
                       feature_pen=self.feature_penalty_weight * feature_pen)

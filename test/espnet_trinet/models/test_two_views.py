@@ -79,9 +79,9 @@ def test_both_views_share_the_length_and_the_mask(model, monkeypatch):
     calls = []
     original = cross_contrastive.contrastive_loss
 
-    def recording(pred, quantized, negatives, valid, *args):
+    def recording(pred, quantized, utterance, negatives, valid, *args):
         calls.append((pred.shape, quantized.shape, negatives.shape))
-        return original(pred, quantized, negatives, valid, *args)
+        return original(pred, quantized, utterance, negatives, valid, *args)
 
     monkeypatch.setattr(cross_contrastive, "contrastive_loss", recording)
     masked = []

@@ -48,3 +48,15 @@ def test_guard_on_codebook_usage_names_the_codebooks():
                   "optim_conf.lr", "resume from an earlier checkpoint", "model_conf.collapse_guard"):
         assert words in message, words
     guard.check(10, dict(codebook_ppl=torch.tensor(5.0)))
+
+
+def test_guard_on_the_quantisers_code_usage_names_its_settings():
+    stats = dict(code_ppl=torch.tensor(2.0), target_var=torch.tensor(0.5), pred_var=torch.tensor(0.5))
+    CollapseGuard(warmup_updates=0).check(10, stats)  # off by default
+    with pytest.raises(CollapseError) as error:
+        CollapseGuard(min_code_ppl=10.0, warmup_updates=0).check(10, stats)
+    message = str(error.value)
+    assert message.startswith("quantiser collapse after 10 updates: code_ppl=2 < 10.0.")
+    for words in ("temperature", "diversity_weight", "optim_conf.lr", "before code_ppl fell"):
+        assert words in message, words
+    CollapseGuard(min_code_ppl=10.0, warmup_updates=0).check(10, dict(code_ppl=torch.tensor(11.0)))
