@@ -21,8 +21,9 @@ def test_each_frame_picks_one_entry_per_group_and_the_log_counts_their_use():
     torch.manual_seed(0)
     q = GumbelVectorQuantizer(input_dim=8, num_groups=2, num_entries=4, dim=6).eval()
     x = torch.randn(64, 8)
-    out, stats = q(x, num_updates=0)
-    picks = q.picks(x)  # (N, G)
+    with torch.no_grad():
+        out, stats = q(x, num_updates=0)
+        picks = q.picks(x)  # (N, G)
     entries = q.entries.view(2, 4, 3)
     expected = torch.cat([entries[0][picks[:, 0]], entries[1][picks[:, 1]]], dim=-1)
     torch.testing.assert_close(out, expected)
@@ -38,7 +39,8 @@ def test_all_frames_on_one_entry_is_the_worst_diversity():
     with torch.no_grad():
         q.weight_proj.weight.zero_()
         q.weight_proj.bias.copy_(torch.arange(16.0) * 100)  # entry 15 wins everywhere, with certainty
-    _, stats = q(torch.randn(10, 4), num_updates=0)
+    with torch.no_grad():
+        _, stats = q(torch.randn(10, 4), num_updates=0)
     assert float(stats["code_ppl"]) == pytest.approx(1.0, abs=1e-4)
     assert float(stats["diversity"]) == pytest.approx(15 / 16, abs=1e-4)
 
