@@ -29,7 +29,6 @@ level gives a direct-to-reverberant ratio drawn in 0..10 dB. RT60 is drawn unifo
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
@@ -235,14 +234,6 @@ def rt60_of(rir: np.ndarray, fs: int) -> float:
     return float(-60.0 / slope)
 
 
-def _write_float_atomic(path: Path, samples: np.ndarray, fs: int) -> None:
-    """32-bit float wav via a temporary name and a rename (write_audio_atomic is 16-bit only)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    sf.write(tmp, samples.astype(np.float32), fs, format="WAV", subtype="FLOAT")
-    os.replace(tmp, path)
-
-
 def _is_complete(path: Path, frames: int) -> bool:
     try:
         return sf.info(str(path)).frames == frames
@@ -375,7 +366,7 @@ def write_augmentation_corpus(
         rt60s.append(rt60)
         path = out_dir / "rir" / f"{key}.wav"
         if not _is_complete(path, int(round(1.2 * rt60 * fs))):
-            _write_float_atomic(path, make_rir(fs, rt60, rng), fs)
+            write_audio_atomic(path, make_rir(fs, rt60, rng).astype(np.float32), fs, "wav", subtype="FLOAT")
             made += 1
 
     write_lines(noise_scp, [f"{k} {out_dir / 'noise' / f'{k}.wav'}" for k in noise_ids])

@@ -45,17 +45,19 @@ def to_int16(samples: np.ndarray) -> Tuple[np.ndarray, int]:
     return np.clip(scaled, -32768, 32767).astype(np.int16), clipped
 
 
-def write_audio_atomic(path: Path, samples: np.ndarray, fs: int, audio_format: str = "flac") -> None:
-    """Writes int16 samples to ``path`` via a temporary name and a rename, so that a file that
+def write_audio_atomic(path: Path, samples: np.ndarray, fs: int, audio_format: str = "flac",
+                       subtype: str = "PCM_16") -> None:
+    """Writes samples to ``path`` via a temporary name and a rename, so that a file that
     exists under its final name is always complete (what resumable stages rely on).
 
     Args:
         path: destination.
-        samples: int16 array of shape (T,).
+        samples: int16 array of shape (T,) (float32 for ``subtype`` FLOAT).
         fs: sampling rate in Hz.
         audio_format: ``flac`` or ``wav``.
+        subtype: soundfile's sample format: PCM_16 (the corpora), FLOAT (wav only: impulse responses).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    sf.write(tmp, samples, fs, format=audio_format.upper(), subtype="PCM_16")
+    sf.write(tmp, samples, fs, format=audio_format.upper(), subtype=subtype)
     os.replace(tmp, path)

@@ -86,7 +86,3 @@ class GumbelVectorQuantizer(torch.nn.Module):
         entries = self.entries.view(self.num_groups, self.num_entries, -1)
         q = torch.einsum("ngv,gvd->ngd", one_hot.to(entries.dtype), entries)
         return q.reshape(n, -1), stats
-
-    def picks(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, D) frames -> (N, G) entry ids (argmax), for usage statistics."""
-        return self.weight_proj(x).float().view(x.size(0), self.num_groups, self.num_entries).argmax(dim=-1)
