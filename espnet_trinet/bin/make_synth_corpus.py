@@ -18,7 +18,8 @@ def get_parser() -> argparse.ArgumentParser:
     defaults = SynthConfig()
     parser = argparse.ArgumentParser(
         description="Synthetic read-speech corpus in LibriSpeech's layout: subsets train, dev, test "
-        "(dev/test voices and sentences unseen in train), and LM text librispeech-lm-norm.txt in the format of "
+        "(dev/test voices and sentences unseen in train), optionally train_extra (more training speakers, "
+        "in voices and sentences of no other subset), and LM text librispeech-lm-norm.txt in the format of "
         "LibriSpeech's LM corpus (no dev/test sentence in it). Resumable; a finished corpus is skipped.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -39,6 +40,13 @@ def get_parser() -> argparse.ArgumentParser:
         default=defaults.num_lm_sentences,
         help="lines of the LM text librispeech-lm-norm.txt (text only, about a second per 20000)",
     )
+    parser.add_argument(
+        "--num_extra_train_speakers",
+        type=int,
+        default=defaults.num_extra_train_speakers,
+        help="speakers of the optional subset train_extra (readers 4000..., utts_per_speaker each; voices of no other "
+        "speaker): more unlabelled training speech, the other subsets and the LM text unchanged",
+    )
     parser.add_argument("--nj", type=int, default=1, help="parallel synthesis processes")
     parser.add_argument("--verbose", action="store_true")
     return parser
@@ -57,6 +65,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         min_sec=args.min_sec,
         max_sec=args.max_sec,
         num_lm_sentences=args.num_lm_sentences,
+        num_extra_train_speakers=args.num_extra_train_speakers,
     )
     try:
         make_synth_corpus(args.output_dir, config, nj=args.nj)
