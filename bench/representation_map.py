@@ -3,11 +3,17 @@
 representations on the embedded corpus's test set, coloured by the token each frame belongs to,
 with a kNN accuracy per picture so that the picture is not the only evidence.
 
-    python bench/representation_map.py --work_dir /tmp/trinet_quality --seeds 0 1
+    python bench/representation_map.py --work_dir /tmp/trinet_compare --seeds 0 1 2
+    python bench/representation_map.py --corpus large --output bench/results/representation_map_large
 
 - mid level: output of block N-1 (TriNet's struc tap); high level: block N after the final
   LayerNorm (what CTC fine-tuning sees). The same two taps for every model (data2vec's own
-  struc tap is block N). The models are the SSL models of bench/methods.py's table.
+  struc tap is block N). The models are the SSL models of a --models selection of
+  bench/methods.py's table (default: the side-by-side comparison's, methods.COMPARED), in the
+  quality benchmark's work dir of --corpus (quality_cells.Layout). Every method's student is the
+  same conformer: its frontend, normalisation, input layer and blocks run on the clean waveform
+  without masking, whatever its view (data2vec 2.0's visible-only frames, data2vec-aqc's
+  augmented copy), heads, decoder, quantiser, codebooks or label source, none of which is run.
 - frame classes: the reference transcript is force-aligned (CTC Viterbi, ctc_align.py) with a
   fine-tuned CTC model: by default the no-pretraining one (of the seed with the lowest test CER),
   so that the frame timing comes from none of the encoders compared; a frame on which the best
@@ -20,15 +26,18 @@ with a kNN accuracy per picture so that the picture is not the only evidence.
   model (the training logs measure it at the tap of each model's monitored objective, block N
   for data2vec).
 - models: the SSL encoders of each seed, and the same architecture untrained (seeded init;
-  the config of the table's first SSL model) as a floor. The picture shows the first seed.
+  the config of the selection's first SSL model) as a floor. The picture shows the first seed:
+  a grid of three models per row, each model's mid and high level side by side.
 
-Writes bench/results/representation_map.{png,md,json}.
+Writes <output>.{png,md,json} (default bench/results/representation_map).
 """
 
 import argparse
 import json
+import math
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -38,7 +47,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ctc_align import AlignmentError, ctc_forced_align, frame_labels, most_frequent  # noqa: E402
-from quality_cells import MODEL_NAMES, MODELS, SCRATCH, SSL_INIT, SSL_MODELS, SYNTH_TEST, Layout  # noqa: E402
+from methods import COMPARED, MODEL_NAMES, MODELS, SCRATCH, SSL_MODELS  # noqa: E402
+from quality_cells import SSL_INIT, SYNTH_TEST, Layout  # noqa: E402
 
 UNTRAINED = "untrained"
 NAMES = {UNTRAINED: "untrained encoder", **MODEL_NAMES}
@@ -47,6 +57,8 @@ NUM_CLASSES = 10
 KNN_K = 5
 FOLDS = 5
 MAX_TSNE_FRAMES = 2500
+MODELS_PER_ROW = 3  # the picture's grid: each model's two levels side by side
+DEFAULT_MODELS = tuple(k for k in COMPARED if k in SSL_MODELS)
 
 
 def read_set(recipe: Path, test_set: str) -> List[Tuple[str, np.ndarray, str]]:
@@ -75,7 +87,8 @@ def best_asr_model(layout: Layout, seeds: Sequence[int], models: Sequence[str]) 
                 if best is None or cer < best[1]:
                     best = (layout.asr_dir(seed, model), cer, seed)
     if best is None:
-        raise FileNotFoundError(f"no scored ASR model under {layout.work}: run bench/quality.py first")
+        raise FileNotFoundError(f"no scored ASR model of {list(models)} for seeds {list(seeds)}: run bench/quality.py "
+                                "first")
     return best
 
 
@@ -197,6 +210,16 @@ def embed_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:
         StandardScaler().fit_transform(x))
 
 
+def grid_position(index: int, level: str) -> Tuple[int, int]:
+    """(row, column) of the ``index``-th model's panel of ``level`` in the picture's grid."""
+    return index // MODELS_PER_ROW, (index % MODELS_PER_ROW) * len(LEVELS) + list(LEVELS).index(level)
+
+
+def grid_shape(num_models: int) -> Tuple[int, int]:
+    """(rows, columns) of the picture's grid for ``num_models`` models (each with every level)."""
+    return math.ceil(num_models / MODELS_PER_ROW), min(num_models, MODELS_PER_ROW) * len(LEVELS)
+
+
 def plot(panels, classes: Sequence[int], token_names: Dict[int, str], output: Path, seed: int) -> None:
     import matplotlib
 
@@ -204,37 +227,60 @@ def plot(panels, classes: Sequence[int], token_names: Dict[int, str], output: Pa
     import matplotlib.pyplot as plt
 
     models = list(dict.fromkeys(m for m, _ in panels))
-    fig, axes = plt.subplots(len(LEVELS), len(models), figsize=(3.0 * len(models), 6.2), dpi=80, squeeze=False)
+    rows, cols = grid_shape(len(models))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.5 * cols, 2.75 * rows + 0.7), dpi=80, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")  # the panels a model fills are switched back on
     cmap = plt.get_cmap("tab10")
-    for col, model in enumerate(models):
-        for row, level in enumerate(LEVELS):
+    for index, model in enumerate(models):
+        name = "\n".join(textwrap.wrap(NAMES[model], 30))
+        for level in LEVELS:
+            row, col = grid_position(index, level)
             ax = axes[row][col]
+            ax.axis("on")
             xy, y, acc = panels[(model, level)]
             for i, c in enumerate(classes):
                 sel = y == c
                 ax.scatter(xy[sel, 0], xy[sel, 1], s=2, color=cmap(i), label=token_names[c], rasterized=True)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{NAMES[model]}\n{LEVELS[level]}\n5-NN acc {acc:.2f}", fontsize=8)
+            ax.set_title(f"{name}\n{LEVELS[level]}\n5-NN acc {acc:.2f}", fontsize=7)
     handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(i), label=token_names[c])
                for i, c in enumerate(classes)]
     fig.legend(handles=handles, loc="lower center", ncol=len(classes), fontsize=8, frameon=False)
     fig.suptitle(f"t-SNE of test-set frames, coloured by force-aligned character (seed {seed})", fontsize=9)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1 - 0.35 / fig.get_figheight()))
     fig.savefig(output, dpi=80)
     plt.close(fig)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work_dir", type=Path, default=Path("/tmp/trinet_quality"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--work_dir", type=Path, default=Path("/tmp/trinet_compare"), help="quality.py's work dir")
+    parser.add_argument("--corpus", default="main", help="the quality benchmark's corpus (main or large)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(DEFAULT_MODELS), metavar="MODEL",
+                        help="models of bench/methods.py's table (those without pretraining are left out)")
     parser.add_argument("--aligner", default=SCRATCH, choices=list(MODELS) + ["best"],
                         help="fine-tuned model whose CTC alignment labels the frames (best: lowest test CER of all)")
     parser.add_argument("--output", type=Path, help="path without suffix",
                         default=Path(__file__).resolve().parent / "results" / "representation_map")
     args = parser.parse_args(argv)
-    layout = Layout(args.work_dir)
+    command = "python bench/representation_map.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cwd = os.getcwd()
+    try:
+        return run(args, command)
+    finally:
+        os.chdir(cwd)  # run() works in the seeds' recipe folders
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    work_dir = args.work_dir.resolve()  # the working dir changes below
+    layout = Layout(work_dir, args.corpus)
+    selected = [k for k in args.models if k in SSL_MODELS]
+    if not selected:
+        print(f"--models {args.models}: none has a pretrained encoder", file=sys.stderr)
+        return 1
     output = args.output.resolve()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
@@ -253,18 +299,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     accuracy: Dict[str, Dict[str, Dict[str, float]]] = {}
     ranks: Dict[str, Dict[str, Dict[str, float]]] = {}
     panels = {}
-    frames = chance = None
+    frames = chance = picture_seed = None
     for seed in args.seeds:
         os.chdir(layout.seed(seed))
-        # The untrained floor: the architecture of the first SSL model of the table this seed has.
-        like = next((layout.ssl_dir(seed, m) for m in SSL_MODELS
+        # The untrained floor: the architecture of the first selected SSL model this seed has.
+        like = next((layout.ssl_dir(seed, m) for m in selected
                      if (layout.ssl_dir(seed, m) / "config.yaml").exists()), None)
         if like is None:
-            print(f"seed {seed}: no pretrained model under {layout.seed(seed)}; left out", file=sys.stderr)
+            print(f"seed {seed}: no pretrained model of {selected} under {layout.seed(seed)}; left out",
+                  file=sys.stderr)
             continue
-        for model in (UNTRAINED,) + SSL_MODELS:
+        picture_seed = seed if picture_seed is None else picture_seed
+        for model in [UNTRAINED] + selected:
             ssl = None if model == UNTRAINED else layout.ssl_dir(seed, model)
             if ssl is not None and not (ssl / SSL_INIT).exists():
+                print(f"seed {seed}: {NAMES[model]} has no {ssl / SSL_INIT}; left out", file=sys.stderr)
                 continue
             encoder = load_encoder(ssl, like, seed)
             feats, y, groups, every = labelled_frames(encoder, utts, labels, classes)
@@ -277,19 +326,21 @@ def main(argv: Optional[List[str]] = None) -> int:
                 ranks.setdefault(model, {}).setdefault(level, {})[str(seed)] = rank
                 print(f"seed {seed} {NAMES[model]} {level}: 5-NN accuracy {acc:.3f}, effective rank {rank:.1f} "
                       f"of {len(every[level])} frames", flush=True)
-                if seed == args.seeds[0]:
+                if seed == picture_seed:
                     rng = np.random.default_rng(0)
                     pick = np.sort(rng.permutation(len(y))[:MAX_TSNE_FRAMES])
                     panels[(model, level)] = (embed_2d(feats[level][pick]), y[pick], acc)
 
+    if picture_seed is None:
+        print(f"no pretrained model of {selected} in seeds {args.seeds}: run bench/quality.py first", file=sys.stderr)
+        return 1
     output.parent.mkdir(parents=True, exist_ok=True)
-    plot(panels, classes, token_names, output.with_suffix(".png"), args.seeds[0])
-    command = "python bench/representation_map.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    plot(panels, classes, token_names, output.with_suffix(".png"), picture_seed)
     lines = [f"Command: `{command}`", "",
-             f"Frame classes: CTC forced alignment with `{aligner.relative_to(layout.work)}` (test CER "
-             f"{aligner_cer:.1f} %); {frames} frames of the {NUM_CLASSES} most frequent letters "
-             f"({', '.join(token_names[c] for c in classes)}) in {len(labels)} test utterances; majority-class "
-             f"share {chance:.3f}.", "",
+             f"Corpus: {args.corpus}. Frame classes: CTC forced alignment with "
+             f"`{os.path.relpath(aligner, work_dir)}` (test CER {aligner_cer:.1f} %); {frames} frames of the "
+             f"{len(classes)} most frequent letters ({', '.join(token_names[c] for c in classes)}) in {len(labels)} "
+             f"test utterances; majority-class share {chance:.3f}.", "",
              f"5-NN accuracy of the letter frames, {FOLDS}-fold cross-validation grouped by utterance:", ""]
     lines += metric_table(accuracy, args.seeds, 3)
     lines += ["", "Effective rank (as the training monitor computes it) of all frames of the aligned test utterances, "
@@ -298,9 +349,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     text = "\n".join(lines) + "\n"
     output.with_suffix(".md").write_text(text)
     output.with_suffix(".json").write_text(json.dumps(dict(
-        command=command, aligner=str(aligner), aligner_test_cer=aligner_cer, frames=frames, chance=chance,
-        classes=[token_names[c] for c in classes], knn_k=KNN_K, folds=FOLDS, accuracy=accuracy,
-        effective_rank=ranks), indent=1) + "\n")
+        command=command, corpus=args.corpus, models=[m for m in accuracy if m != UNTRAINED], aligner=str(aligner),
+        aligner_test_cer=aligner_cer, frames=frames, chance=chance, classes=[token_names[c] for c in classes],
+        knn_k=KNN_K, folds=FOLDS, accuracy=accuracy, effective_rank=ranks), indent=1) + "\n")
     print(text)
     print(f"wrote {output}.png, .md and .json")
     return 0

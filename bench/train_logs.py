@@ -68,6 +68,22 @@ def interval_stats(
     return records
 
 
+def logged_stats(log_path: Path) -> List[str]:
+    """The statistics a run logs: the keys of its first training-log line, in log order.
+
+    A method logs what its objectives and target sources report (e.g. ``codebook_ppl`` of DinoSR's
+    codebooks, ``code_ppl`` of data2vec-aqc's quantiser; per-objective ones as
+    ``<stat>_<objective>``), so which curves a run has is read from its log, not from its method.
+
+    Raises:
+        TrainLogError: no interval lines.
+    """
+    m = INTERVAL_LINE.search(Path(log_path).read_text(errors="replace"))
+    if m is None:
+        raise TrainLogError(f"{log_path}: no '<N>epoch:train:<a>-<b>batch:' lines; train with --log_interval")
+    return list(parse_values(m.group(4)))
+
+
 def _checkpoint(exp_dir: Path) -> dict:
     # Our own training output; it holds the reporter's state, which needs full unpickling.
     return torch.load(Path(exp_dir) / "checkpoint.pth", map_location="cpu", weights_only=False)
