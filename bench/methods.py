@@ -34,14 +34,17 @@ class BenchModel:
         display: its name in the report tables.
         method: the recipe method (pretraining config), or None for no pretraining.
         recipe_opts: trinet.sh options of this variant (e.g. ``--frozen_projector random``);
-            only the options that act on the method's own pretraining (stages 9-10) belong
-            here, as its cell is the only one that gets them.
+            only the options that act on the method's own pretraining belong here, as its cell
+            is the only one that gets them.
+        pretrain_args: trinet_train options of this variant, appended to every model's
+            (e.g. ``--model_conf loss_normalization=reference``).
     """
 
     key: str
     display: str
     method: Optional[str]
     recipe_opts: Tuple[str, ...] = ()
+    pretrain_args: str = ""
 
     def recipe_option(self, name: str) -> str:
         """The value of ``--<name>`` in ``recipe_opts`` ("" if absent)."""
@@ -50,24 +53,37 @@ class BenchModel:
         return opts[opts.index(flag) + 1] if flag in opts else ""
 
 
-# The models RESULTS.md reports: no pretraining, data2vec, and TriNet with its three projectors.
+# Every model the benchmarks know: no pretraining, each method of the framework, and TriNet with
+# its projectors and with the reference code's loss weighting (its preset's
+# ``loss_normalization: reference``, with the preset's random projector).
 MODEL_TABLE: Tuple[BenchModel, ...] = (
     BenchModel(SCRATCH, "no pretraining", None),
     BenchModel("data2vec", "data2vec", "data2vec"),
+    BenchModel("mt4ssl", "MT4SSL", "mt4ssl"),
+    BenchModel("dinosr", "DinoSR", "dinosr"),
+    BenchModel("data2vec2", "data2vec 2.0", "data2vec2"),
+    BenchModel("d2v_aqc", "data2vec-aqc", "d2v_aqc"),
     BenchModel("trinet_ctc", "TriNet (ctc)", "trinet", ("--frozen_projector", "ctc")),
     BenchModel("trinet_random", "TriNet (random)", "trinet", ("--frozen_projector", "random")),
+    BenchModel("trinet_reference", "TriNet (random, reference loss weighting)", "trinet",
+               ("--frozen_projector", "random"), "--model_conf loss_normalization=reference"),
     BenchModel("trinet_regression", "TriNet (regression)", "trinet", ("--frozen_projector", "regression")),
+    BenchModel("trinet2", "TriNet on data2vec 2.0's student (ctc)", "trinet2", ("--frozen_projector", "ctc")),
 )
 BY_KEY: Dict[str, BenchModel] = {m.key: m for m in MODEL_TABLE}
 MODELS: Tuple[str, ...] = tuple(BY_KEY)
 MODEL_NAMES: Dict[str, str] = {m.key: m.display for m in MODEL_TABLE}
 SSL_MODELS: Tuple[str, ...] = tuple(m.key for m in MODEL_TABLE if m.method is not None)
+# The side-by-side comparison's default selection: every method, both TriNet projectors of the
+# paper (ctc, random) and the reference weighting (the regression projector is the table's, not
+# the comparison's: --models adds it).
+COMPARED: Tuple[str, ...] = tuple(k for k in MODELS if k != "trinet_regression")
 # The recipe methods of the table, each once, in table order.
 METHODS: Tuple[str, ...] = tuple(dict.fromkeys(m.method for m in MODEL_TABLE if m.method is not None))
-# The other methods of the framework: the throughput benchmark times them against data2vec; the
-# quality benchmark's table does not hold them yet (its side-by-side comparison is a later issue).
-PEER_METHODS: Tuple[str, ...] = ("mt4ssl", "dinosr", "data2vec2", "trinet2", "d2v_aqc")
-TIMED_METHODS: Tuple[str, ...] = METHODS + PEER_METHODS
+# The throughput benchmark times every method of the framework against data2vec, in the order
+# its tables have always had (the methods with a frozen teacher after their base method).
+TIMED_METHODS: Tuple[str, ...] = ("data2vec", "trinet", "mt4ssl", "dinosr", "data2vec2", "trinet2", "d2v_aqc")
+assert sorted(TIMED_METHODS) == sorted(METHODS), "every method of the table is timed"
 
 
 def model(key: str) -> BenchModel:

@@ -3,29 +3,36 @@
 Every model goes through the recipe's own entry points (``run.sh`` stages, ``asr.sh`` stages);
 nothing here re-implements training, decoding or scoring. The models are the entries of
 ``methods.py``'s table (a recipe method and the recipe options of this variant of it); a model
-whose method config has a frozen-teacher target pretrains after the others were fine-tuned, with
-the fine-tuned first model without one as its teacher, as in the recipe. Work-dir layout:
+whose method config has a frozen-teacher target pretrains after the teacher was fine-tuned, with
+the fine-tuned first model without one (data2vec) as its teacher, as in the recipe. Work-dir
+layout, one tree per corpus (``CORPORA``: the main job's corpus, and a larger unlabelled set):
 
-    base/egs2/mini_synth/trinet1/     stages 1-6 once (corpus, formatting, token list, SSL
-                                      statistics) and the FSDD connected-digit data dirs
-    seed<S>/egs2/mini_synth/trinet1/  a copy of base's data/ and dump/ (each seed chain re-splits
-                                      data dirs in place, so parallel chains must not share them)
-      exp/d2v/                        stages 7-8 (and 11) of the models without a frozen teacher:
-                                      ssl_<method>_bench, asr_<method>_bench_bench (the first one
-                                      is the frozen teacher of this seed's other models),
-                                      asr_scratch_bench, asr_stats_raw_en_char
-      exp/<model>/                    stages 9-11 of each model with a frozen teacher (e.g.
-                                      exp/trinet_random/ssl_trinet_bench), d2v's dirs linked in
+    <corpus>/base/egs2/mini_synth/trinet1/  stages 1-6 once (corpus, formatting, token list and
+                                      LM, SSL statistics) and the FSDD connected-digit data dirs
+    <corpus>/seed<S>/egs2/mini_synth/trinet1/  a copy of base's data/ and dump/ (each seed chain
+                                      re-splits data dirs in place, so parallel chains must not
+                                      share them)
+      exp/d2v/                        stages 7-8 (and 11) of the teacher model (data2vec:
+                                      ssl_data2vec_bench, asr_data2vec_bench_bench) and the
+                                      no-pretraining model (asr_scratch_bench), the ASR
+                                      statistics, the LM (copied from base)
+      exp/<model>/                    stages 7-11 of each other model without a frozen teacher,
+                                      stages 9-11 of each model with one, d2v's dirs linked in
+      exp/<model>_wallclock/          the same at the equal-wall-clock budget, where it differs
       exp/fsdd/asr_<model>/           asr.sh stages 10-13 on FSDD: fine-tuned from the same
                                       pretrained encoders, tested on FSDD's test takes
-    logs/<cell>.log, done/<cell>.json  each cell's output and its done marker
+    logs/<corpus>_<cell>.log, done/<corpus>_<cell>.json  each cell's output and its done marker
 
 The recipe names experiment dirs from their options (exp/ssl_<method><options>); every run.sh
 call here gives it fixed tags instead (``RECIPE_OPTS``), so that the names do not depend on the
-budget and are computed in one place (``ssl_name``, ``asr_name``). A TriNet cell takes its
-teacher from d2v's dirs and decodes its baselines (linked in); their done markers record the
-settings they were made with, so both cells give the recipe the same options. No cell trains
-an LM (``--use_lm false``): the benchmark compares greedy CTC decoding.
+budget and are computed in one place (``ssl_name``, ``asr_name``). A cell that links in d2v's
+dirs gives the recipe the same options as the cell that made them, so the settings their done
+markers recorded match. The embedded test set is decoded greedily and with the recipe's LM
+(``DECODINGS``); FSDD greedily.
+
+Budgets: every pretraining gets ``UPDATES`` updates (``--num_iters_per_epoch`` x the configs'
+12 epochs, on either corpus), or, at equal wall-clock time, the updates that fit in data2vec's
+time by the throughput benchmark's step-time ratio (``wallclock_iters``).
 """
 
 import os
@@ -33,7 +40,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from methods import (  # noqa: E402,F401  (some only for the drivers that import them from here)
@@ -45,23 +52,57 @@ ASR_SH = REPO / "egs2" / "TEMPLATE" / "asr1" / "asr.sh"
 RECIPE_SUBDIR = Path("egs2") / "mini_synth" / "trinet1"
 FSDD_DIR = REPO.parent / "shared" / "data" / "fsdd"
 
-BASELINE_EXPDIR = "d2v"  # the --expdir of stages 7-8 (its name in the work dirs of earlier runs)
+BASELINE_EXPDIR = "d2v"  # the --expdir of the teacher model and no pretraining
 BASELINE_CELL = BASELINE_EXPDIR
 SYNTH_TEST = "test"
 FSDD_SETS = {"fsdd_train": "train", "fsdd_dev": "dev", "fsdd_test": "test"}
 FSDD_TEST = "fsdd_test"
-# The greedy decode dirs, as utils/exp_names.sh's decode_dir_name names them (trinet.sh stage 11, asr.sh
-# without an LM).
-INFERENCE_TAG = "decode_ctc_greedy_asr_model_valid.cer_ctc.ave"
 SSL_INIT = "valid.loss.ave.pth"  # the checkpoint fine-tuning starts from (trinet.sh --ssl_init_model)
 ASR_CONFIG = "conf/finetune_ctc_tiny.yaml"
 DECODE_CONFIG = "conf/decode_ctc_greedy.yaml"
+LM_DECODE_CONFIG = "conf/decode_ctc_lm.yaml"
+# The recipe's LM (run.sh: --lm_config conf/train_lm_tiny.yaml, en, char), as utils/exp_names.sh's
+# lm_dir_name names it; base's stage 5 trains it once per corpus.
+LM_NAME = "lm_train_lm_tiny_en_char"
+# The decode dirs, as utils/exp_names.sh's decode_dir_name names them (trinet.sh stage 11; asr.sh
+# without an LM for FSDD).
+INFERENCE_TAG = "decode_ctc_greedy_asr_model_valid.cer_ctc.ave"
+LM_INFERENCE_TAG = f"decode_ctc_lm_lm_{LM_NAME}_valid.loss.ave_asr_model_valid.cer_ctc.ave"
+DECODINGS = {"greedy": INFERENCE_TAG, "lm": LM_INFERENCE_TAG}
+DECODING_NAMES = {"greedy": "greedy CTC", "lm": "CTC + LM (conf/decode_ctc_lm.yaml)"}
 SSL_TAG = "bench"  # trinet.sh --ssl_tag: exp/ssl_<method>_bench
 ASR_TAG = "bench"  # trinet.sh --asr_tag: exp/asr_<method>_bench_bench, exp/asr_scratch_bench
 ASR_STATS = "asr_stats_raw_en_char"  # asr.sh's statistics dir (asr_stats_raw_<lang>_<token tag>)
-# Options of every run.sh call: the dir names above, and no LM (stage 5 would train one, stage 11
-# decode with it; the comparison is greedy CTC).
-RECIPE_OPTS = ["--ssl_tag", SSL_TAG, "--asr_tag", ASR_TAG, "--use_lm", "false"]
+# Options of every run.sh call: the dir names above. The LM is trained by base's stage 5 and
+# every stage 11 decodes greedily and with it.
+RECIPE_OPTS = ["--ssl_tag", SSL_TAG, "--asr_tag", ASR_TAG, "--use_lm", "true"]
+# Updates per pretraining epoch at the equal budget: the main corpus's own epoch (384 utterances in
+# ~25 s batches: 39 batches), given to every pretraining (--num_iters_per_epoch) so that the larger
+# corpus gets the same updates and audio per update; x the configs' 12 epochs = 468 updates.
+ITERS_PER_EPOCH = 39
+PRETRAIN_EPOCHS = 12
+UPDATES = ITERS_PER_EPOCH * PRETRAIN_EPOCHS
+BUDGETS = ("updates", "wallclock")
+BUDGET_NAMES = {"updates": f"equal pretraining budget ({UPDATES} updates of ~25 s of audio)",
+                "wallclock": "equal pretraining wall-clock time (data2vec's, by the throughput benchmark's "
+                             "step-time ratios)"}
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """One pretraining-set size: the same labelled subset, dev and test, more or less unlabelled audio."""
+
+    name: str
+    description: str
+    local_data_opts: str
+
+
+CORPORA: Dict[str, Corpus] = {
+    "main": Corpus("main", "the main job's corpus: 16 training speakers x 24 utterances = 384 (4x the 96 "
+                           "labelled)", ""),
+    "large": Corpus("large", "the main corpus + 32 unlabelled speakers x 24 utterances (train_extra) = 1152 "
+                             "(12x the same 96 labelled)", "--num_extra_train_speakers 32"),
+}
 
 
 def ssl_name(method: str) -> str:
@@ -82,16 +123,19 @@ class Budget:
 
     Attributes:
         seeds: seeds of pretraining and fine-tuning (model init, masks, batch order).
-        local_data_opts: options of the recipe's local/data.sh (the corpus; seed-independent).
+        local_data_opts: extra options of the recipe's local/data.sh (after the corpus's own).
         pretrain_args: extra trinet_train options for every SSL model alike.
         finetune_args: extra asr_train options for the synthetic fine-tuning.
         fsdd_finetune_args: extra asr_train options for the FSDD fine-tuning.
         fsdd_train_utts: random FSDD training utterances to fine-tune on (0 = all).
         log_interval: batches per training-log line (the collapse curves' resolution).
         nj: parallel data/decoding jobs inside one cell.
+        iters_per_epoch: pretraining updates per epoch (--num_iters_per_epoch) at the equal budget.
+        wallclock_iters: {model: updates per epoch at equal wall-clock time}, for the models whose
+            wall-clock budget differs from the equal one (see ``wallclock_iters``).
     """
 
-    seeds: List[int] = field(default_factory=lambda: [0, 1])
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     local_data_opts: str = ""
     pretrain_args: str = ""
     finetune_args: str = ""
@@ -99,6 +143,27 @@ class Budget:
     fsdd_train_utts: int = 0
     log_interval: int = 5
     nj: int = 2
+    iters_per_epoch: int = ITERS_PER_EPOCH
+    wallclock_iters: Dict[str, int] = field(default_factory=dict)
+
+
+def wallclock_iters(step_ratio: Dict[str, float], iters_per_epoch: int = ITERS_PER_EPOCH) -> Dict[str, int]:
+    """Updates per epoch that give each model data2vec's pretraining time.
+
+    Args:
+        step_ratio: {model: its training step's time / data2vec's}, e.g. 1.77 for data2vec-aqc.
+    Returns:
+        {model: round(iters_per_epoch / ratio)} (at least 1) for the models where that differs
+        from ``iters_per_epoch``; the others' equal-time run is their equal-budget run.
+    """
+    out = {}
+    for key, ratio in step_ratio.items():
+        if ratio <= 0:
+            raise ValueError(f"{key}: step-time ratio {ratio} must be positive")
+        iters = max(1, round(iters_per_epoch / ratio))
+        if iters != iters_per_epoch:
+            out[key] = iters
+    return out
 
 
 @dataclass
@@ -112,42 +177,67 @@ class Cell:
 
 
 class Layout:
-    """Paths of the benchmark's work dir (see the module docstring)."""
+    """Paths of the benchmark's work dir for one corpus (see the module docstring).
 
-    def __init__(self, work_dir: Path):
+    Args:
+        work_dir: the benchmark's work dir (all corpora).
+        corpus: a key of ``CORPORA``.
+        wallclock: {model: updates per epoch} of the models with their own equal-time run.
+    """
+
+    def __init__(self, work_dir: Path, corpus: str = "main", wallclock: Optional[Dict[str, int]] = None):
+        if corpus not in CORPORA:
+            raise ValueError(f"unknown corpus '{corpus}'; choose from {list(CORPORA)}")
         self.work = Path(work_dir)
+        self.corpus = corpus
+        self.root = self.work / corpus
+        self.wallclock = dict(wallclock or {})
 
     def base(self) -> Path:
-        return self.work / "base" / RECIPE_SUBDIR
+        return self.root / "base" / RECIPE_SUBDIR
 
     def seed(self, seed: int) -> Path:
-        return self.work / f"seed{seed}" / RECIPE_SUBDIR
+        return self.root / f"seed{seed}" / RECIPE_SUBDIR
+
+    def _file(self, kind: str, cell: str, suffix: str) -> Path:
+        return self.work / kind / f"{self.corpus}_{cell.replace('/', '_')}{suffix}"
 
     def log(self, cell: str) -> Path:
-        return self.work / "logs" / f"{cell.replace('/', '_')}.log"
+        return self._file("logs", cell, ".log")
 
     def done(self, cell: str) -> Path:
-        return self.work / "done" / f"{cell.replace('/', '_')}.json"
+        return self._file("done", cell, ".json")
 
-    def expdir(self, seed: int, key: str) -> Path:
+    def own_wallclock_run(self, key: str, budget: str) -> bool:
+        """Does the model have an equal-time run of its own (else its equal-budget one is it)?"""
+        if budget not in BUDGETS:
+            raise ValueError(f"unknown budget '{budget}'; choose from {BUDGETS}")
+        return budget == "wallclock" and key in self.wallclock
+
+    def expdir(self, seed: int, key: str, budget: str = "updates") -> Path:
         """The recipe --expdir a model's synthetic-corpus experiments live in."""
-        return self.seed(seed) / "exp" / (key if needs_teacher(key) else BASELINE_EXPDIR)
+        if self.own_wallclock_run(key, budget):
+            return self.seed(seed) / "exp" / f"{key}_wallclock"
+        shared = key == SCRATCH or key == teacher_model(MODELS)
+        return self.seed(seed) / "exp" / (BASELINE_EXPDIR if shared else key)
 
-    def ssl_dir(self, seed: int, key: str) -> Path:
+    def ssl_dir(self, seed: int, key: str, budget: str = "updates") -> Path:
         method = model(key).method
         if method is None:
             raise ValueError(f"the model '{key}' has no SSL experiment (no pretraining)")
-        return self.expdir(seed, key) / ssl_name(method)
+        return self.expdir(seed, key, budget) / ssl_name(method)
 
-    def asr_dir(self, seed: int, key: str, test_set: str = SYNTH_TEST) -> Path:
+    def asr_dir(self, seed: int, key: str, test_set: str = SYNTH_TEST, budget: str = "updates") -> Path:
         """The fine-tuned ASR experiment that is decoded on ``test_set``."""
         if test_set == FSDD_TEST:
             return self.seed(seed) / "exp" / "fsdd" / f"asr_{key}"
-        return self.expdir(seed, key) / asr_name(model(key).method)
+        return self.expdir(seed, key, budget) / asr_name(model(key).method)
 
-    def scores(self, seed: int, model: str, test_set: str, unit: str) -> Path:
+    def scores(self, seed: int, model: str, test_set: str, unit: str, decoding: str = "greedy",
+               budget: str = "updates") -> Path:
         """scores.json of ``unit`` (wer or cer), as written by asr.sh stage 13."""
-        return self.asr_dir(seed, model, test_set) / INFERENCE_TAG / test_set / f"score_{unit}" / "scores.json"
+        return (self.asr_dir(seed, model, test_set, budget) / DECODINGS[decoding] / test_set / f"score_{unit}" /
+                "scores.json")
 
 
 def copy_recipe(dst: Path) -> None:
@@ -185,8 +275,14 @@ def py(module: str, *args: str) -> List[str]:
     return [sys.executable, "-m", module, *args]
 
 
+def data_opts(layout: Layout, budget: Budget) -> str:
+    """local/data.sh options of the layout's corpus."""
+    return " ".join(o for o in (CORPORA[layout.corpus].local_data_opts, budget.local_data_opts) if o)
+
+
 def base_cells(layout: Layout, budget: Budget, fsdd_dir: Optional[Path]) -> List[Cell]:
-    """Seed-independent data work: recipe stages 1-6, and the FSDD data dirs and token list.
+    """Seed-independent data work: recipe stages 1-6 (the LM included), and the FSDD data dirs
+    and token list.
 
     The recipe gets every method of the table (whichever models a run selects): stage 4 keeps
     what all their encoders can encode, so the data is the same for every selection.
@@ -194,7 +290,7 @@ def base_cells(layout: Layout, budget: Budget, fsdd_dir: Optional[Path]) -> List
     base = layout.base()
     cells = [Cell("base/recipe", base, [["./run.sh", "--stage", "1", "--stop_stage", "6",
                                           "--ssl_methods", " ".join(METHODS), *RECIPE_OPTS,
-                                          "--local_data_opts", budget.local_data_opts]],
+                                          "--local_data_opts", data_opts(layout, budget)]],
                   setup=lambda: copy_recipe(base))]
     if fsdd_dir is None:
         return cells
@@ -236,14 +332,15 @@ def asr_sh(budget: Budget, *args: str) -> List[str]:
 
 
 def copy_base(layout: Layout, seed: int) -> None:
-    """The seed's own recipe copy: base's data, dump and SSL statistics."""
+    """The seed's own recipe copy: base's data, dump, SSL statistics and LM."""
     base, dst = layout.base(), layout.seed(seed)
 
     def make(tmp: Path) -> None:
         copy_recipe(tmp)
         for name in ("data", "dump"):
             shutil.copytree(base / name, tmp / name, symlinks=True)
-        shutil.copytree(base / "exp" / "ssl_stats_16000", tmp / "exp" / BASELINE_EXPDIR / "ssl_stats_16000")
+        for name in ("ssl_stats_16000", LM_NAME):
+            shutil.copytree(base / "exp" / name, tmp / "exp" / BASELINE_EXPDIR / name)
 
     fresh_copy(make, dst)
 
@@ -258,61 +355,94 @@ def check_models(models: Sequence[str]) -> None:
     """The selection must be one the cells can make (raises ValueError)."""
     for key in models:
         model(key)  # a known key
-    base = independent(models)
-    methods = [model(k).method for k in base]
-    if len(set(methods)) != len(methods):
-        raise ValueError(f"{base}: two models without a frozen teacher share a method; they would share "
-                         f"exp/{BASELINE_EXPDIR}/{ssl_name('<method>')}")
-    for key in base:
-        if model(key).recipe_opts:
-            raise ValueError(f"'{key}': recipe options of a model without a frozen teacher are not supported "
-                             f"(its stage-7/8 cell is shared by {base})")
-    teacher_model(models)  # a teacher exists when one is needed
+    teacher = teacher_model(models)  # a teacher exists when one is needed
+    if teacher is not None and teacher != teacher_model(MODELS):
+        raise ValueError(f"the frozen teacher of {with_teacher(models)} would be '{teacher}'; the benchmark's is "
+                         f"'{teacher_model(MODELS)}': select it too")
+    if teacher is not None and model(teacher).recipe_opts:
+        raise ValueError(f"'{teacher}': the teacher model's cell takes no recipe options")
+
+
+def pretrain_opts(budget: Budget, seed: int, key: str, iters_per_epoch: int) -> str:
+    """trinet_train options of one model's pretraining: the same for every model, then what its
+    variant and its random projections add."""
+    opts = [f"--seed {seed} --log_interval {budget.log_interval} --num_iters_per_epoch {iters_per_epoch}",
+            budget.pretrain_args, *frozen_seed_opts(key, seed), model(key).pretrain_args]
+    return " ".join(o for o in opts if o)
+
+
+def synth_cells(layout: Layout, budget: Budget, seed: int, models: Sequence[str] = MODELS,
+                budget_name: str = "updates") -> List[Cell]:
+    """The recipe runs of one seed at one budget: at the equal budget the teacher model (and no
+    pretraining: exp/d2v), then every other model in table order, each in its own --expdir with
+    d2v's dirs linked in; at equal wall-clock time the models with a run of their own."""
+    check_models(models)
+    recipe = layout.seed(seed)
+    s = str(seed)
+    finetune = f"--seed {s} {budget.finetune_args}".strip()
+    teacher = teacher_model(MODELS)
+    baseline = layout.seed(seed) / "exp" / BASELINE_EXPDIR
+    # What the other cells read of d2v's: the statistics, the LM, the teacher (its dirs are decoded
+    # again by the cells with a frozen teacher: a no-op, their done markers match).
+    shared = ["ssl_stats_16000", ASR_STATS, LM_NAME]
+    teacher_dirs = [ssl_name(model(teacher).method), asr_name(model(teacher).method)]
+    cells = []
+    if budget_name == "updates" and (SCRATCH in models or teacher in models):
+        methods = [model(teacher).method] if teacher in models or with_teacher(models) else []
+        cells.append(Cell(
+            f"seed{s}/{BASELINE_CELL}", recipe,
+            [["./run.sh", "--stage", "7", "--stop_stage", "11", "--expdir", str(baseline.relative_to(recipe)),
+              "--ssl_methods", " ".join(methods) or "none", "--scratch_baseline",
+              "true" if SCRATCH in models else "false", *RECIPE_OPTS, "--ssl_args",
+              pretrain_opts(budget, seed, teacher, budget.iters_per_epoch), "--asr_args", finetune]],
+            setup=lambda: copy_base(layout, seed)))
+    for key in models:
+        if key in (SCRATCH, teacher):
+            continue
+        if budget_name == "wallclock" and not layout.own_wallclock_run(key, "wallclock"):
+            continue  # its equal-time run is its equal-budget run
+        m = model(key)
+        exp = layout.expdir(seed, key, budget_name)
+        iters = budget.wallclock_iters[key] if budget_name == "wallclock" else budget.iters_per_epoch
+        ssl_args = pretrain_opts(budget, seed, key, iters)
+        if needs_teacher(key):
+            stages = ["--stage", "9", "--stop_stage", "11", "--ssl_methods", f"{model(teacher).method} {m.method}",
+                      "--teacher_method", model(teacher).method]
+            links = shared + teacher_dirs
+        else:
+            stages = ["--stage", "7", "--stop_stage", "11", "--ssl_methods", m.method]
+            links = shared
+        suffix = "_wallclock" if budget_name == "wallclock" else ""
+        cells.append(Cell(
+            f"seed{s}/{key}{suffix}", recipe,
+            [["./run.sh", *stages, "--expdir", str(exp.relative_to(recipe)), "--scratch_baseline", "false",
+              *RECIPE_OPTS, *m.recipe_opts, "--ssl_args", ssl_args, "--asr_args", finetune]],
+            setup=lambda exp=exp, links=links: (copy_base(layout, seed), link_into(exp, baseline, links))))
+    return cells
+
+
+def fsdd_cells(layout: Layout, budget: Budget, seed: int, models: Sequence[str] = MODELS) -> List[Cell]:
+    """The FSDD fine-tunings of one seed: every model, the pretrained ones from their
+    equal-budget encoders."""
+    recipe = layout.seed(seed)
+    s = str(seed)
+    fsdd_finetune = f"--seed {s} {budget.fsdd_finetune_args}".strip()
+    cells = []
+    for key in models:
+        init = []
+        if model(key).method is not None:
+            ssl = layout.ssl_dir(seed, key).relative_to(recipe)
+            init = ["--pretrained_model", f"{ssl}/{SSL_INIT}:encoder:encoder"]
+        cells.append(Cell(f"seed{s}/fsdd_{key}", recipe, [asr_sh(
+            budget, "--stage", "10", "--stop_stage", "13", "--expdir", "exp/fsdd",
+            "--asr_stats_dir", "exp/fsdd/asr_stats_char", "--asr_tag", key, "--asr_args", fsdd_finetune, *init)]))
+    return cells
 
 
 def seed_cells(layout: Layout, budget: Budget, seed: int, with_fsdd: bool,
                models: Sequence[str] = MODELS) -> List[Cell]:
-    """The models without a frozen teacher (+ their CTC fine-tuning, the first of them the teacher,
-    and the no-pretraining baseline) with their decoding, then each model with a frozen teacher
-    (its own run of stages 9-11), then the FSDD fine-tunings of all models, in table order."""
-    check_models(models)
-    recipe = layout.seed(seed)
-    s = str(seed)
-    pretrain = f"--seed {s} --log_interval {budget.log_interval} {budget.pretrain_args}".strip()
-    finetune = f"--seed {s} {budget.finetune_args}".strip()
-    base_models = independent(models)
-    base_methods = [model(k).method for k in base_models]
-    scratch = ["--scratch_baseline", "true" if SCRATCH in models else "false"]
-    baseline = layout.seed(seed) / "exp" / BASELINE_EXPDIR
-    cells = [Cell(f"seed{s}/{BASELINE_CELL}", recipe,
-                  [["./run.sh", "--stage", "7", "--stop_stage", "11", "--expdir", str(baseline.relative_to(recipe)),
-                    "--ssl_methods", " ".join(base_methods), *scratch, *RECIPE_OPTS, "--ssl_args", pretrain,
-                    "--asr_args", finetune]],
-                  setup=lambda: copy_base(layout, seed))]
-    teacher = teacher_model(models)
-    # What the TriNet cells read of d2v's (the teacher, the baselines they decode, the statistics).
-    shared = ["ssl_stats_16000", ASR_STATS, *(name(m) for m in base_methods for name in (ssl_name, asr_name))]
-    if SCRATCH in models:
-        shared.append(asr_name(None))
-    for key in with_teacher(models):
-        m = model(key)
-        exp = layout.expdir(seed, key)
-        # The random projection is part of the model's randomness: it follows the seed.
-        ssl_args = " ".join([pretrain, *frozen_seed_opts(key, seed)])
-        cells.append(Cell(
-            f"seed{s}/{key}", recipe,
-            [["./run.sh", "--stage", "9", "--stop_stage", "11", "--expdir", str(exp.relative_to(recipe)),
-              "--ssl_methods", " ".join(base_methods + [m.method]), "--teacher_method", model(teacher).method,
-              *scratch, *RECIPE_OPTS, *m.recipe_opts, "--ssl_args", ssl_args, "--asr_args", finetune]],
-            setup=lambda exp=exp: link_into(exp, baseline, shared)))
-    if with_fsdd:
-        fsdd_finetune = f"--seed {s} {budget.fsdd_finetune_args}".strip()
-        for key in models:
-            init = []
-            if model(key).method is not None:
-                ssl = layout.ssl_dir(seed, key).relative_to(recipe)
-                init = ["--pretrained_model", f"{ssl}/{SSL_INIT}:encoder:encoder"]
-            cells.append(Cell(f"seed{s}/fsdd_{key}", recipe, [asr_sh(
-                budget, "--stage", "10", "--stop_stage", "13", "--expdir", "exp/fsdd",
-                "--asr_stats_dir", "exp/fsdd/asr_stats_char", "--asr_tag", key, "--asr_args", fsdd_finetune, *init)]))
-    return cells
+    """Every cell of one seed in the order they can run: the equal-budget runs, the
+    equal-wall-clock runs, the FSDD fine-tunings."""
+    cells = synth_cells(layout, budget, seed, models, "updates") + synth_cells(layout, budget, seed, models,
+                                                                             "wallclock")
+    return cells + (fsdd_cells(layout, budget, seed, models) if with_fsdd else [])
