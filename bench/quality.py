@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from methods import COMPARED, method_info  # noqa: E402
 from quality_cells import (  # noqa: E402
     BUDGET_NAMES, BUDGETS, CORPORA, DECODING_NAMES, DECODINGS, FSDD_DIR, FSDD_TEST, ITERS_PER_EPOCH,
-    MODEL_NAMES, MODELS, PRETRAIN_EPOCHS, REPO, SCRATCH, SYNTH_TEST, Budget, Cell, Layout, base_cells,
+    MODEL_NAMES, MODELS, PRETRAIN_EPOCHS, REPO, SCRATCH, SSL_INIT, SYNTH_TEST, Budget, Cell, Layout, base_cells,
     check_models, fsdd_cells, frozen_label, frozen_seed_opts, model, needs_teacher, synth_cells,
-    teacher_model, wallclock_iters, with_teacher,
+    teacher_model, wallclock_iters, with_teacher, WALLCLOCK_TOLERANCE,
 )
 from quality_stats import SPREAD_RULE, compare, markdown_table, summarise  # noqa: E402
 from train_logs import run_counts  # noqa: E402
@@ -53,8 +53,8 @@ TEST_SET_NAMES = {SYNTH_TEST: "embedded corpus, test (unseen voices and sentence
 # The throughput run whose step times set the equal-wall-clock budget: the recipe's tiny encoder
 # (d96 x 4) and ~its batch (8 utterances x 3 s = 24 s of audio; the configs' batch_bins ~25 s).
 STEP_TIMES = Path(__file__).resolve().parent / "results" / "throughput_cpu_recipe.json"
-STEP_TIMES_COMMAND = ("python bench/throughput.py --sizes tiny --batch 8 --seconds 3 --repeats 9 --tag _recipe "
-                      "--variants data2vec,mt4ssl,dinosr,data2vec2,d2v_aqc,trinet_offline,trinet2_offline")
+STEP_TIMES_COMMAND = ("python bench/throughput.py --sizes tiny --batch 8 --seconds 3 --repeats 30 --threads 1 "
+                      "--tag _recipe --variants data2vec,mt4ssl,dinosr,data2vec2,d2v_aqc,trinet_offline,trinet2_offline")
 
 
 class CellFailed(RuntimeError):
@@ -165,11 +165,13 @@ def collect(layout: Layout, seeds: List[int], models: Sequence[str], budget_name
                         counts[(view, unit)] = result["ref"]
             for test_set in (SYNTH_TEST, FSDD_TEST) if budget_name == "updates" else (SYNTH_TEST,):
                 asr = layout.asr_dir(seed, key, test_set, budget_name)
-                if (asr / "checkpoint.pth").exists():
+                # Finished runs only (the averaged model is written last): a killed run's
+                # checkpoint.pth may be half-written.
+                if (asr / "valid.cer_ctc.ave.pth").exists():
                     updates[(f"fine-tuning for {test_set}", key, seed)] = run_counts(asr)
             if model(key).method is not None:
                 ssl = layout.ssl_dir(seed, key, budget_name)
-                if (ssl / "checkpoint.pth").exists():
+                if (ssl / SSL_INIT).exists():
                     updates[("pretraining", key, seed)] = run_counts(ssl)
     return dict(scores=scores, ref_tokens=counts, updates=updates)
 
@@ -217,6 +219,8 @@ def ranking_lines(summaries, view: str, models: Sequence[str], metric: str = "ce
         return []
     best = min(have, key=lambda k: summaries[(view, k, metric)].mean)
     b = summaries[(view, best, metric)]
+    if len(b.values) < 2:
+        return [f"- lowest {metric.upper()}: {MODEL_NAMES[best]} {b.mean:.1f} (one seed: no spread to compare with)"]
     beaten = [k for k in have if k != best and len(summaries[(view, k, metric)].values) >= 2 and len(b.values) >= 2
               and summaries[(view, k, metric)].low > b.high]
     within = [k for k in have if k != best and k not in beaten]
@@ -290,7 +294,8 @@ def report(work_dir: Path, budget: Budget, command: str, cells_info: List[dict],
              f"- seeds: {', '.join(map(str, seeds))} (model init, masks, batch order, random projection)"]
     if "wallclock" in budgets and ratios:
         lines += ["", "Equal wall-clock budget: each model's updates per epoch N = round("
-                  f"{budget.iters_per_epoch} / r), r = its step time / data2vec's (the throughput benchmark at "
+                  f"{budget.iters_per_epoch} / r), r = its step time / data2vec's; r within "
+                  f"{WALLCLOCK_TOLERANCE:.2f} of 1 keeps the equal budget (the measurement's resolution) (the throughput benchmark at "
                   f"batch {ratio_setup.get('batch')} x {ratio_setup.get('seconds')} s, {ratio_setup.get('threads')} "
                   f"threads, `{ratio_setup.get('command')}`, {ratio_setup.get('date')}; data2vec-aqc's data-loader "
                   "augmentation added). The frozen teacher's cost (its pretraining, fine-tuning and target dump) is "

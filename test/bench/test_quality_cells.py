@@ -94,8 +94,9 @@ def test_every_model_of_a_seed_gets_the_same_pretraining_and_fine_tuning_options
 
 def test_equal_wall_clock_gives_each_slower_or_faster_model_its_own_run(tmp_path):
     # Step-time ratios to data2vec -> updates per epoch; within rounding of 39, the equal-budget run is it.
-    iters = wallclock_iters({"data2vec": 1.0, "trinet_ctc": 1.01, "d2v_aqc": 1.77, "data2vec2": 0.8})
-    assert iters == {"d2v_aqc": 22, "data2vec2": 49}
+    iters = wallclock_iters({"data2vec": 1.0, "trinet_ctc": 1.09, "d2v_aqc": 1.77, "data2vec2": 0.8})
+    assert iters == {"d2v_aqc": 22, "data2vec2": 49}  # TriNet's 1.09 is within the measurement's resolution
+    assert wallclock_iters({"trinet_ctc": 1.09}, tolerance=0.05) == {"trinet_ctc": 36}
     with pytest.raises(ValueError, match="must be positive"):
         wallclock_iters({"x": 0.0})
     budget = Budget(seeds=[0], wallclock_iters=iters)
