@@ -259,6 +259,8 @@ def gain_lines(all_summaries, models: Sequence[str], view: str) -> List[str]:
             sums = all_summaries[(c, "updates")]
             a, b = sums.get((view, key, "cer")), sums.get((view, SCRATCH, "cer"))
             gains.append(None if a is None or b is None else b.mean - a.mean)
+        if all(g is None for g in gains):
+            continue
         change = gains[-1] - gains[0] if len(gains) > 1 and None not in gains else None
         lines.append(f"| {MODEL_NAMES[key]} | " + " | ".join("-" if g is None else f"{g:+.1f}" for g in gains) +
                      f" | {'-' if change is None else f'{change:+.1f}'} |")
