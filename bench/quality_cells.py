@@ -44,7 +44,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from methods import (  # noqa: E402,F401  (some only for the drivers that import them from here)
-    METHODS, MODEL_NAMES, MODELS, RECIPE, REPO, SCRATCH, SSL_MODELS, frozen_label, frozen_sources, independent,
+    METHODS, MODEL_NAMES, MODELS, RECIPE, REPO, SCRATCH, frozen_label, frozen_sources,
     model, needs_teacher, teacher_model, with_teacher,
 )
 
