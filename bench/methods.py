@@ -172,3 +172,48 @@ def monitored_tap(method: str) -> str:
         if objective["name"] == monitor:
             return str((objective.get("conf") or {}).get("tap", "?"))
     return "?"
+
+
+# Update counts of a config's schedules (targets' conf keys, scheduler_conf keys), and its
+# per-update decay factors (the last of a [start, end, factor] list): what a longer run stretches.
+TARGET_UPDATE_KEYS = ("anneal_updates", "freeze_teacher_after")
+TARGET_DECAY_KEYS = ("temperature",)
+SCHEDULER_UPDATE_KEYS = ("warmup_steps", "first_cycle_steps")
+
+
+def stretched_schedule_args(method: str, scale: float) -> List[str]:
+    """trinet_train options that stretch the method config's update-based schedules by ``scale``.
+
+    A run with ``scale`` times the updates then follows the same schedule shape: the EMA decay's
+    anneal, DinoSR's teacher freeze, the learning-rate warm-up and cosine cycle end at the same
+    fraction of the run, and a per-update decay factor d (the quantiser's temperature) becomes
+    d ** (1 / scale). The collapse guard's grace period is a safety margin, not a schedule, and
+    stays.
+
+    Returns:
+        e.g. ``["--target_conf ema.anneal_updates=1200", "--scheduler_conf warmup_steps=450"]``
+        (no spaces inside an option's value: the recipe passes them word-split); [] at scale 1.
+    """
+    import yaml
+
+    if scale <= 0:
+        raise ValueError(f"schedule scale {scale} must be positive")
+    if scale == 1:
+        return []
+    config = yaml.safe_load(method_config(method).read_text(encoding="utf-8")) or {}
+    args = []
+    for target in config.get("targets") or []:
+        conf = target.get("conf") or {}
+        for key in TARGET_UPDATE_KEYS:
+            if isinstance(conf.get(key), int):
+                args.append(f"--target_conf {target['name']}.{key}={round(conf[key] * scale)}")
+        for key in TARGET_DECAY_KEYS:
+            value = conf.get(key)
+            if isinstance(value, list) and len(value) == 3:
+                start, end, factor = value
+                args.append(f"--target_conf {target['name']}.{key}=[{start},{end},{factor ** (1.0 / scale):.8g}]")
+    scheduler = config.get("scheduler_conf") or {}
+    for key in SCHEDULER_UPDATE_KEYS:
+        if isinstance(scheduler.get(key), int):
+            args.append(f"--scheduler_conf {key}={round(scheduler[key] * scale)}")
+    return args

@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from methods import COMPARED, method_info  # noqa: E402
+from methods import COMPARED, method_info, stretched_schedule_args  # noqa: E402
 from quality_cells import (  # noqa: E402
-    BUDGET_NAMES, BUDGETS, CORPORA, DECODING_NAMES, DECODINGS, FSDD_DIR, FSDD_TEST, ITERS_PER_EPOCH,
+    BUDGETS, CORPORA, DECODING_NAMES, DECODINGS, FSDD_DIR, FSDD_TEST, ITERS_PER_EPOCH,
     MODEL_NAMES, MODELS, PRETRAIN_EPOCHS, REPO, SCRATCH, SSL_INIT, SYNTH_TEST, Budget, Cell, Layout, base_cells,
-    check_models, fsdd_cells, frozen_label, frozen_seed_opts, model, needs_teacher, synth_cells,
+    budget_title, check_models, fsdd_cells, frozen_label, frozen_seed_opts, model, needs_teacher, synth_cells,
     teacher_model, wallclock_iters, with_teacher, WALLCLOCK_TOLERANCE,
 )
 from quality_stats import SPREAD_RULE, compare, markdown_table, summarise  # noqa: E402
@@ -274,6 +274,10 @@ def report(work_dir: Path, budget: Budget, command: str, cells_info: List[dict],
     seeds = budget.seeds
     finetune, fsdd_finetune = (f"--seed S {a}".strip() for a in (budget.finetune_args, budget.fsdd_finetune_args))
     taught = with_teacher(models)
+
+    def stretched(key: str) -> List[str]:
+        return stretched_schedule_args(model(key).method, budget.schedule_scale)
+
     lines = [f"Command: `{command}`", "",
              f"- date: {now()}; code: git {git_state()}; python {platform.python_version()}; "
              f"host {platform.machine()}, {os.cpu_count()} CPUs; work dir {work_dir}",
@@ -287,6 +291,12 @@ def report(work_dir: Path, budget: Budget, command: str, cells_info: List[dict],
                 f"a frozen teacher, whose teacher is the CTC fine-tuned {MODEL_NAMES[teacher_model(MODELS)]} of the "
                 "same seed and corpus (recipe stage 8); frozen targets (projector, mode): "
                 + "; ".join(f"{MODEL_NAMES[k]}: {frozen_label(k)}" for k in taught) if taught else ""),
+             *([f"- schedules stretched x{budget.schedule_scale:g} (`--schedule_scale`): every update-based schedule "
+                "of the configs (EMA anneal, teacher freeze, LR warm-up and cosine cycle, per-update decays) ends at "
+                "the same fraction of the run: "
+                + "; ".join(f"{MODEL_NAMES[k]}: `{' '.join(stretched(k))}`" for k in models
+                            if model(k).method is not None)]
+               if budget.schedule_scale != 1 else []),
              *[f"- {MODEL_NAMES[k]}: + `{model(k).pretrain_args}`" for k in models if model(k).pretrain_args],
              f"- fine-tuning (every model the same): conf/finetune_ctc_tiny.yaml + `{finetune}` on train_labelled; "
              f"FSDD: the same config + `{fsdd_finetune}` on {budget.fsdd_train_utts or 'all'} random FSDD train "
@@ -317,7 +327,7 @@ def report(work_dir: Path, budget: Budget, command: str, cells_info: List[dict],
             summaries = summarise(data["scores"])
             all_summaries[(corpus, budget_name)] = summaries
             comparisons = compare(summaries, comparison_pairs(models))
-            lines += ["", f"## Corpus `{corpus}`, {BUDGET_NAMES[budget_name]}", "",
+            lines += ["", f"## Corpus `{corpus}`, {budget_title(budget_name, budget.iters_per_epoch)}", "",
                       "Budget check (training batches = scheduler steps, and the SSL model's own update counter, "
                       "read from each experiment's checkpoint.pth):", ""]
             lines += budget_check(data["updates"]) or ["- no finished runs"]
@@ -395,6 +405,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--step_times", type=Path, default=STEP_TIMES,
                         help="throughput JSON that sets the equal-wall-clock budget")
     parser.add_argument("--log_interval", type=int, default=5)
+    parser.add_argument("--iters_per_epoch", type=int, default=None,
+                        help=f"pretraining updates per epoch at the equal budget (default {ITERS_PER_EPOCH}, the main "
+                             f"corpus's own epoch; x {PRETRAIN_EPOCHS} epochs)")
+    parser.add_argument("--schedule_scale", type=float, default=1.0,
+                        help="stretch every config's update-based schedules by this factor (with --iters_per_epoch "
+                             f"S x {ITERS_PER_EPOCH}: a longer run of the same schedule shape)")
     parser.add_argument("--fsdd_dir", type=Path, default=FSDD_DIR)
     parser.add_argument("--report_only", action="store_true", help="do not run; rewrite the results")
     parser.add_argument("--output", type=Path, default=None,
@@ -416,7 +432,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         except (FileNotFoundError, ValueError) as err:
             parser.error(str(err))
         values["wallclock_iters"] = wallclock_iters(ratios, values["iters_per_epoch"])
-    budget = Budget(seeds=args.seeds, log_interval=args.log_interval, **values)
+    budget = Budget(seeds=args.seeds, log_interval=args.log_interval, schedule_scale=args.schedule_scale, **values)
     output = args.output or Path(__file__).resolve().parent / "results" / ("quality_tiny" if args.tiny else "quality")
     command = "python bench/quality.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     fsdd = args.fsdd_dir if (args.fsdd_dir / "recordings").is_dir() and not args.no_fsdd else None

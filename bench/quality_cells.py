@@ -45,7 +45,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from methods import (  # noqa: E402,F401  (some only for the drivers that import them from here)
     METHODS, MODEL_NAMES, MODELS, RECIPE, REPO, SCRATCH, frozen_label, frozen_sources,
-    model, needs_teacher, teacher_model, with_teacher,
+    model, needs_teacher, stretched_schedule_args, teacher_model, with_teacher,
 )
 
 ASR_SH = REPO / "egs2" / "TEMPLATE" / "asr1" / "asr.sh"
@@ -83,9 +83,15 @@ ITERS_PER_EPOCH = 39
 PRETRAIN_EPOCHS = 12
 UPDATES = ITERS_PER_EPOCH * PRETRAIN_EPOCHS
 BUDGETS = ("updates", "wallclock")
-BUDGET_NAMES = {"updates": f"equal pretraining budget ({UPDATES} updates of ~25 s of audio)",
-                "wallclock": "equal pretraining wall-clock time (data2vec's, by the throughput benchmark's "
-                             "step-time ratios)"}
+
+
+def budget_title(budget: str, iters_per_epoch: int = ITERS_PER_EPOCH) -> str:
+    """The report's name of a budget with ``iters_per_epoch`` updates per pretraining epoch."""
+    if budget == "updates":
+        return f"equal pretraining budget ({iters_per_epoch * PRETRAIN_EPOCHS} updates of ~25 s of audio)"
+    if budget == "wallclock":
+        return "equal pretraining wall-clock time (data2vec's, by the throughput benchmark's step-time ratios)"
+    raise ValueError(f"unknown budget '{budget}'; choose from {BUDGETS}")
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,10 @@ class Budget:
         iters_per_epoch: pretraining updates per epoch (--num_iters_per_epoch) at the equal budget.
         wallclock_iters: {model: updates per epoch at equal wall-clock time}, for the models whose
             wall-clock budget differs from the equal one (see ``wallclock_iters``).
+        schedule_scale: every method config's update-based schedules (EMA anneal, teacher freeze,
+            LR warm-up and cosine cycle, per-update decays) stretched by this factor
+            (``methods.stretched_schedule_args``): with ``iters_per_epoch`` = scale x 39 a longer
+            run of the same schedule shape. 1 = the configs' own.
     """
 
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
@@ -145,6 +155,7 @@ class Budget:
     nj: int = 2
     iters_per_epoch: int = ITERS_PER_EPOCH
     wallclock_iters: Dict[str, int] = field(default_factory=dict)
+    schedule_scale: float = 1.0
 
 
 # Step-time ratios within this of 1 count as data2vec's time: repeated throughput runs of the same
@@ -376,7 +387,8 @@ def pretrain_opts(budget: Budget, seed: int, key: str, iters_per_epoch: int) -> 
     """trinet_train options of one model's pretraining: the same for every model, then what its
     variant and its random projections add."""
     opts = [f"--seed {seed} --log_interval {budget.log_interval} --num_iters_per_epoch {iters_per_epoch}",
-            budget.pretrain_args, *frozen_seed_opts(key, seed), model(key).pretrain_args]
+            *stretched_schedule_args(model(key).method, budget.schedule_scale), budget.pretrain_args,
+            *frozen_seed_opts(key, seed), model(key).pretrain_args]
     return " ".join(o for o in opts if o)
 
 

@@ -259,3 +259,48 @@ def test_the_report_reads_scores_of_both_decodings_and_ranks_beyond_the_spread(t
     assert "- best CER: data2vec 42.5 (42.0-43.0)" in text  # with the LM
     assert "data2vec vs no pretraining, CER: 5.0 points lower (better), larger than the seed spread" in text
     assert "| data2vec | +5.0 |" in text  # the gain over none
+
+
+def test_a_longer_budget_stretches_every_update_based_schedule_of_the_configs(tmp_path):
+    from methods import stretched_schedule_args
+
+    assert stretched_schedule_args("data2vec2", 1) == []
+    assert stretched_schedule_args("data2vec2", 3) == [
+        "--target_conf ema.anneal_updates=1200", "--scheduler_conf warmup_steps=450",
+        "--scheduler_conf first_cycle_steps=1404"]  # the cosine would restart after 468 updates
+    assert "--target_conf codebooks.freeze_teacher_after=750" in stretched_schedule_args("dinosr", 3)
+    # A per-update decay factor d becomes d ** (1/3): the temperature ends where it did, 3x later.
+    assert "--target_conf codes.temperature=[2.0,0.5,0.99866488]" in stretched_schedule_args("d2v_aqc", 3)
+    with pytest.raises(ValueError, match="must be positive"):
+        stretched_schedule_args("data2vec", 0)
+    budget = Budget(seeds=[0], iters_per_epoch=117, schedule_scale=3)
+    cells = {c.name: c for c in synth_cells(Layout(tmp_path), budget, 0, ["scratch", "data2vec", "dinosr",
+                                                                          "trinet_ctc"])}
+    d2v = option(cells["seed0/d2v"].commands[0], "--ssl_args")
+    assert d2v == ("--seed 0 --log_interval 5 --num_iters_per_epoch 117 --target_conf ema.anneal_updates=1200 "
+                   "--scheduler_conf warmup_steps=450")
+    # TriNet's cell also names data2vec: the stretched EMA schedule is the same for both.
+    assert option(cells["seed0/trinet_ctc"].commands[0], "--ssl_args") == d2v + " --target_conf frozen.seed=0"
+    assert "codebooks.freeze_teacher_after=750" in option(cells["seed0/dinosr"].commands[0], "--ssl_args")
+    assert Budget().schedule_scale == 1
+
+
+@pytest.mark.slow
+def test_the_stretched_options_reach_the_task_config():
+    """What trinet_train makes of them: the config's values replaced, the rest of each dict kept."""
+    import shlex
+
+    from methods import method_config, stretched_schedule_args
+
+    from espnet_trinet.tasks.method_specs import resolved_specs
+    from espnet_trinet.tasks.trinet import TriNetTask
+
+    args = shlex.split(" ".join(stretched_schedule_args("d2v_aqc", 3)))
+    ns = TriNetTask.get_parser().parse_args(["--config", str(method_config("d2v_aqc")), *args])
+    assert ns.scheduler_conf["warmup_steps"] == 450
+    targets = {t["name"]: t["conf"] for t in resolved_specs(ns.targets, ns.target_conf, "target")}
+    assert targets["ema"]["anneal_updates"] == 1200 and targets["ema"]["decay_end"] == 0.999
+    assert targets["codes"]["temperature"] == [2.0, 0.5, pytest.approx(0.996 ** (1 / 3))]
+    ns = TriNetTask.get_parser().parse_args(["--config", str(method_config("data2vec2")),
+                                             *shlex.split(" ".join(stretched_schedule_args("data2vec2", 3)))])
+    assert ns.scheduler_conf == dict(first_cycle_steps=1404, warmup_steps=450, max_lr=0.001, min_lr=1.0e-05)
