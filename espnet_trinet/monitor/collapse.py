@@ -29,7 +29,9 @@ def effective_rank(x: torch.Tensor, max_frames: int = 4096) -> torch.Tensor:
     exp(H(p)) with p_i = s_i / sum(s), s the singular values of the centred (N, D)
     matrix: D for isotropic features, 1 when every frame lies on one line
     (dimensional collapse). Frames are strided down to ``max_frames`` to bound the
-    cost; the eigen-decomposition is done on the D x D covariance.
+    cost; the eigen-decomposition is done on the D x D covariance, in float64: in
+    float32 its small eigenvalues are rounding noise whose square roots move the
+    rank in the 4th digit with the summation order (BLAS kernel, CPU model).
 
     Args:
         x: (N, D) frames.
@@ -41,15 +43,16 @@ def effective_rank(x: torch.Tensor, max_frames: int = 4096) -> torch.Tensor:
         x = x[:: (x.size(0) + max_frames - 1) // max_frames]
     if x.size(0) < 2:
         return x.new_ones(())
+    x = x.double()
     x = x - x.mean(dim=0, keepdim=True)
     eig = torch.linalg.eigvalsh(x.T @ x).clamp(min=0.0)
     s = torch.sqrt(eig)
     total = s.sum()
     if total <= 0:
-        return x.new_ones(())
+        return x.new_ones((), dtype=torch.float32)
     p = s / total
-    entropy = -(p * torch.log(p.clamp(min=1e-12))).sum()
-    return torch.exp(entropy)
+    entropy = -(p * torch.log(p.clamp(min=1e-30))).sum()
+    return torch.exp(entropy).float()
 
 
 class CollapseError(RuntimeError):

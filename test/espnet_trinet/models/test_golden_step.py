@@ -24,6 +24,10 @@ from trinet_testing import MINI_CONF, build_asr_experiment, namespace_from_confi
 GOLDEN = Path(__file__).with_name("golden")
 META = json.loads((GOLDEN / "ssl_step_golden.json").read_text())
 TOLERANCE = 1e-6
+# eff_rank was recorded in float32, where the covariance's small eigenvalues are rounding noise
+# that moves it by up to ~5e-3 from one CPU to another (the golden values failed on an AMD
+# EPYC); it has been computed in float64 since, so only the recording's noise is allowed for.
+STAT_TOLERANCE = dict(eff_rank=1e-2)
 # Old parameter names -> the framework's.
 RENAMES = (("mask_emb", "view.mask_emb"), ("ema_teacher.", "targets.ema.teacher."),
            ("struc_head.", "objectives.struc.head."), ("regul_head.", "objectives.regul.head."))
@@ -111,7 +115,10 @@ def test_step_reproduces_the_recorded_values(variant, golden_arrays, teacher):
         assert float(weight) == expected["weight"]
         for name, value in expected["stats"].items():
             assert name in stats, (step, name)
-            worst["stats"] = max(worst["stats"], abs(float(stats[name]) - value))
+            allowed = STAT_TOLERANCE.get(name, TOLERANCE)
+            assert abs(float(stats[name]) - value) <= allowed, (step, name, float(stats[name]), value)
+            if name not in STAT_TOLERANCE:
+                worst["stats"] = max(worst["stats"], abs(float(stats[name]) - value))
         grads = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
         recorded = {new_name(key.split("/grad/")[1]) for key in golden_arrays.files
                     if key.startswith(f"{variant}/step{step}/grad/")}

@@ -60,3 +60,18 @@ def test_guard_on_the_quantisers_code_usage_names_its_settings():
     for words in ("temperature", "diversity_weight", "optim_conf.lr", "before code_ppl fell"):
         assert words in message, words
     CollapseGuard(min_code_ppl=10.0, warmup_updates=0).check(10, dict(code_ppl=torch.tensor(11.0)))
+
+
+def test_effective_rank_does_not_depend_on_the_order_of_the_frames():
+    # Nearly low-rank frames (as a young encoder's): in float32 the covariance's small
+    # eigenvalues are rounding noise whose square roots move the rank in the 4th digit
+    # with the summation order (frame order, BLAS kernel, CPU), which the golden step
+    # values caught across machines; the decomposition is done in float64 for that.
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randn(600, 12, generator=g) @ torch.randn(12, 144, generator=g)
+    frames = frames + 1e-3 * torch.randn(600, 144, generator=g)
+    reference = effective_rank(frames).item()
+    for seed in range(4):
+        order = torch.randperm(600, generator=torch.Generator().manual_seed(seed))
+        assert effective_rank(frames[order]).item() == pytest.approx(reference, rel=1e-7, abs=0)
+    assert 8 < reference < 16  # about the 12 directions the frames span
