@@ -8,6 +8,11 @@ whose values are means over those batches, and one summary per epoch,
 ``3epoch results: [train] ... total_count=120, [valid] ...``. A line's update number is the
 number of training batches at its last batch: the previous epoch's ``total_count`` plus the
 batch range's end.
+
+A resumed run (``--resume true`` after a kill) has its earlier output in rotated logs: ESPnet's
+launcher moves ``train.log`` to ``train.1.log`` (and ``train.1.log`` to ``train.2.log``, ...)
+before it starts, and the resumed run repeats the epoch that was cut short. ``run_logs`` lists a
+run's logs oldest first, and an epoch is read from the newest log that has it.
 """
 
 import re
@@ -39,23 +44,54 @@ def updates_before_epoch(log: str) -> Dict[int, int]:
     return {epoch + 1: count for epoch, count in done.items()} | {1: 0}
 
 
+ROTATED = re.compile(r"\.(\d+)$")
+
+
+def run_logs(log_path: Path) -> List[Path]:
+    """The logs of one run, oldest first: ``log_path`` and the rotated logs of the same run.
+
+    A rotated log belongs to the run only when every newer log starts after epoch 1 (a resumed
+    run); a newer log that starts at epoch 1 is a fresh run in the same dir, which ends the chain.
+    """
+    log_path = Path(log_path)
+    rotated = {}
+    for p in log_path.parent.glob(f"{log_path.stem}.*{log_path.suffix}"):
+        m = ROTATED.search(p.name[: len(p.name) - len(log_path.suffix)])
+        if m:
+            rotated[int(m.group(1))] = p
+    chain = [log_path]
+    while len(chain) in rotated:  # train.1.log, train.2.log, ... without a gap
+        first = INTERVAL_LINE.search(chain[-1].read_text(errors="replace"))
+        if first is None or int(first.group(1)) == 1:
+            break
+        chain.append(rotated[len(chain)])
+    return chain[::-1]
+
+
 def interval_stats(
     log_path: Path, keys: Sequence[str] = ("target_var", "pred_var", "eff_rank")
 ) -> List[Dict[str, float]]:
     """One record per training-log line: ``update`` (cumulative), ``epoch`` and the ``keys``.
 
     Args:
-        log_path: an ESPnet ``train.log`` (trinet_train with ``--log_interval N``).
+        log_path: an ESPnet ``train.log`` (trinet_train with ``--log_interval N``); a resumed
+            run's rotated logs (``train.1.log``, ...) are read with it (``run_logs``).
         keys: statistics to keep; a line lacking one of them is an error.
     Returns:
-        records in log order; the first epoch's updates start at 1.
+        records in epoch order; the first epoch's updates start at 1.
     Raises:
         TrainLogError: no interval lines, an epoch whose predecessor never finished, or a key missing.
     """
-    log = Path(log_path).read_text(errors="replace")
-    before = updates_before_epoch(log)
+    before, lines = {}, {}
+    for path in run_logs(log_path):  # oldest first: a newer log's epoch replaces a cut-short one
+        log = path.read_text(errors="replace")
+        before.update(updates_before_epoch(log))
+        this_log = {}
+        for m in INTERVAL_LINE.finditer(log):
+            this_log.setdefault(int(m.group(1)), []).append(m)
+        lines.update(this_log)
     records = []
-    for m in INTERVAL_LINE.finditer(log):
+    for m in (m for epoch in sorted(lines) for m in lines[epoch]):
         epoch, end, values = int(m.group(1)), int(m.group(3)), parse_values(m.group(4))
         if epoch not in before:
             raise TrainLogError(f"{log_path}: epoch {epoch} is logged but epoch {epoch - 1} has no results line")

@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import collapse_curves  # noqa: E402
 from collapse_curves import mean_band  # noqa: E402
 from quality_cells import Layout  # noqa: E402
-from train_logs import TrainLogError, interval_stats, logged_stats, parse_values, run_counts  # noqa: E402
+from train_logs import TrainLogError, interval_stats, logged_stats, parse_values, run_counts, run_logs  # noqa: E402
 
 PREFIX = "[vm] 2026-11-22 23:44:05,976 (trainer:811) INFO: "
 
@@ -74,6 +74,29 @@ def test_interval_stats_count_updates_across_epochs(tmp_path):
     # Per-objective statistics are their own keys.
     regul = interval_stats(log, keys=("target_var_regul", "pred_var_regul", "loss_regul"))
     assert regul[0] == dict(update=5, epoch=1, target_var_regul=0.7, pred_var_regul=0.12, loss_regul=2.5)
+
+
+def test_interval_stats_of_a_resumed_run_read_its_rotated_logs(tmp_path):
+    # Killed during epoch 3 and resumed: ESPnet's launcher moved train.log to train.1.log, and the
+    # resumed run repeats epoch 3. train.2.log is an earlier fresh run in the same dir (starts at
+    # epoch 1 in train.1.log's successor chain), so it is not read.
+    (tmp_path / "train.2.log").write_text("\n".join([interval(1, 1, 5, 0.5), results(1, 12)]) + "\n")
+    (tmp_path / "train.1.log").write_text("\n".join([
+        interval(1, 1, 5, 0.99), results(1, 12), interval(2, 1, 5, 0.97), results(2, 24),
+        interval(3, 1, 5, 0.11),  # cut short
+    ]) + "\n")
+    log = tmp_path / "train.log"
+    log.write_text("\n".join([interval(3, 1, 5, 0.95), interval(3, 6, 10, 0.94), results(3, 36)]) + "\n")
+    assert run_logs(log) == [tmp_path / "train.1.log", log]
+    records = interval_stats(log)
+    assert [r["update"] for r in records] == [5, 17, 29, 34]
+    assert [r["target_var"] for r in records] == [0.99, 0.97, 0.95, 0.94]
+    # Without train.1.log, epoch 3 cannot be placed (the error the chain avoids), and train.2.log,
+    # after the gap, is not taken for its predecessor.
+    (tmp_path / "train.1.log").unlink()
+    assert run_logs(log) == [log]
+    with pytest.raises(TrainLogError, match="epoch 3 is logged but epoch 2 has no results line"):
+        interval_stats(log)
 
 
 def test_interval_stats_errors_name_the_log_and_the_problem(tmp_path):
