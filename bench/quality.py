@@ -268,7 +268,7 @@ def gain_lines(all_summaries, models: Sequence[str], view: str) -> List[str]:
 
 
 def report(work_dir: Path, budget: Budget, command: str, cells_info: List[dict], output: Path,
-           fsdd: Optional[Path], fsdd_asked: Path, models: Sequence[str] = COMPARED,
+           fsdd: Optional[Path], fsdd_asked: Optional[Path], models: Sequence[str] = COMPARED,
            corpora: Sequence[str] = tuple(CORPORA), budgets: Sequence[str] = BUDGETS,
            ratios: Optional[Dict[str, float]] = None, ratio_setup: Optional[dict] = None) -> str:
     seeds = budget.seeds
@@ -336,7 +336,8 @@ def report(work_dir: Path, budget: Budget, command: str, cells_info: List[dict],
                 lines += table_section(f"### {TEST_SET_NAMES[test_set]}: {DECODING_NAMES[decoding]}", summaries,
                                        data["ref_tokens"], view, models, seeds, comparisons)
             if fsdd is None and budget_name == "updates":
-                lines += ["", f"FSDD was skipped: no recordings in {fsdd_asked} (--fsdd_dir)."]
+                lines += ["", "FSDD fine-tunings were left out (--no_fsdd)." if fsdd_asked is None else
+                          f"FSDD was skipped: no recordings in {fsdd_asked} (--fsdd_dir)."]
             payload_results[f"{corpus}/{budget_name}"] = dict(
                 results={f"{v}/{m}/{u}": x.as_dict() for (v, m, u), x in sorted(summaries.items())},
                 comparisons=[c.as_dict() for c in comparisons],
@@ -460,7 +461,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             run_chains([(layouts[c], phase(c, s)) for s, c in order], args.jobs, cells_info, failures)
     else:
         cells_info = [json.loads(p.read_text()) for p in sorted((args.work_dir / "done").glob("*.json"))]
-    text = report(args.work_dir, budget, command, cells_info, output, fsdd, args.fsdd_dir, models, args.corpora,
+    text = report(args.work_dir, budget, command, cells_info, output, fsdd,
+                  None if args.no_fsdd else args.fsdd_dir, models, args.corpora,
                   args.budgets, ratios, ratio_setup)
     print(text)
     print(f"wrote {output}.md and {output}.json")

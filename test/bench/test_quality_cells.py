@@ -259,6 +259,10 @@ def test_the_report_reads_scores_of_both_decodings_and_ranks_beyond_the_spread(t
     assert "- best CER: data2vec 42.5 (42.0-43.0)" in text  # with the LM
     assert "data2vec vs no pretraining, CER: 5.0 points lower (better), larger than the seed spread" in text
     assert "| data2vec | +5.0 |" in text  # the gain over none
+    assert f"FSDD was skipped: no recordings in {tmp_path / 'fsdd'} (--fsdd_dir)." in text
+    left_out = quality.report(work, Budget(seeds=[0, 1]), "cmd", [], tmp_path / "q", None, None,
+                              models=list(values), corpora=["main"], budgets=["updates"])
+    assert "FSDD fine-tunings were left out (--no_fsdd)." in left_out and "FSDD was skipped" not in left_out
 
 
 def test_a_longer_budget_stretches_every_update_based_schedule_of_the_configs(tmp_path):
