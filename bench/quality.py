@@ -356,10 +356,12 @@ def report(work_dir: Path, budget: Budget, command: str, cells_info: List[dict],
     if len(by_code) > 1:
         lines += ["", "The cells ran at different code versions: " + "; ".join(
             f"git {code}: {', '.join(cells)}" for code, cells in sorted(by_code.items()))]
+    elif by_code:  # the report's own code line above may be newer than the cells'
+        lines += ["", f"Every cell ran at git {next(iter(by_code))}."]
     if cells_info:
         total = sum(c["wall_s"] for c in cells_info)
         lines += ["", f"Wall time per cell (s; a resumed cell counts only its last part; {total / 3600:.1f} h of "
-                  "cell time in all, two chains at once): " + ", ".join(f"{c['cell']} {c['wall_s']:.0f}"
+                  "cell time in all): " + ", ".join(f"{c['cell']} {c['wall_s']:.0f}"
                                                                         for c in cells_info)]
     text = "\n".join(lines) + "\n"
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -263,6 +263,10 @@ def test_the_report_reads_scores_of_both_decodings_and_ranks_beyond_the_spread(t
     left_out = quality.report(work, Budget(seeds=[0, 1]), "cmd", [], tmp_path / "q", None, None,
                               models=list(values), corpora=["main"], budgets=["updates"])
     assert "FSDD fine-tunings were left out (--no_fsdd)." in left_out and "FSDD was skipped" not in left_out
+    cells = [dict(cell=f"main/seed{s}/d2v", code="abc1234", wall_s=60.0, commands=[]) for s in (0, 1)]
+    with_cells = quality.report(work, Budget(seeds=[0, 1]), "cmd", cells, tmp_path / "q", None, None,
+                                models=list(values), corpora=["main"], budgets=["updates"])
+    assert "Every cell ran at git abc1234." in with_cells
 
 
 def test_a_longer_budget_stretches_every_update_based_schedule_of_the_configs(tmp_path):
