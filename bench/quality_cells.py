@@ -365,6 +365,21 @@ def copy_base(layout: Layout, seed: int) -> None:
     fresh_copy(make, dst)
 
 
+# What base/fsdd makes that the FSDD cells of a seed read (asr.sh stages 10-13 on the FSDD sets).
+FSDD_DATA = ("data/token_list_fsdd", *(f"dump/raw/{name}" for name in FSDD_SETS),
+             *(f"dump/raw/org/{name}" for name in FSDD_SETS))
+
+
+def copy_fsdd_data(layout: Layout, seed: int) -> None:
+    """Base's FSDD dirs into the seed's copy, where they are missing: a seed copied in a run
+    with --no_fsdd (before base/fsdd existed) gets them when the FSDD phase runs later."""
+    base, dst = layout.base(), layout.seed(seed)
+    for name in FSDD_DATA:
+        if not (base / name).is_dir():
+            raise FileNotFoundError(f"{base / name} is missing: the base/fsdd cell of {layout.corpus} did not make it")
+        fresh_copy(lambda tmp, src=base / name: shutil.copytree(src, tmp, symlinks=True), dst / name)
+
+
 def frozen_seed_opts(key: str, seed: Union[int, str]) -> List[str]:
     """trinet_train options that give the model's random projections (every frozen-teacher
     target of its method) the seed: ``--target_conf <target>.seed=S`` each."""
@@ -456,7 +471,8 @@ def fsdd_cells(layout: Layout, budget: Budget, seed: int, models: Sequence[str] 
             init = ["--pretrained_model", f"{ssl}/{SSL_INIT}:encoder:encoder"]
         cells.append(Cell(f"seed{s}/fsdd_{key}", recipe, [asr_sh(
             budget, "--stage", "10", "--stop_stage", "13", "--expdir", "exp/fsdd",
-            "--asr_stats_dir", "exp/fsdd/asr_stats_char", "--asr_tag", key, "--asr_args", fsdd_finetune, *init)]))
+            "--asr_stats_dir", "exp/fsdd/asr_stats_char", "--asr_tag", key, "--asr_args", fsdd_finetune, *init)],
+            setup=lambda: copy_fsdd_data(layout, seed)))
     return cells
 
 

@@ -14,8 +14,8 @@ from trinet_testing import REPO
 sys.path.insert(0, str(REPO / "bench"))
 from methods import COMPARED, MODEL_TABLE, BenchModel  # noqa: E402
 from quality_cells import (  # noqa: E402
-    DECODE_CONFIG, FSDD_TEST, INFERENCE_TAG, LM_DECODE_CONFIG, LM_INFERENCE_TAG, LM_NAME, MODELS, UPDATES, Budget,
-    Layout, base_cells, check_models, fsdd_cells, link_into, seed_cells, synth_cells, wallclock_iters,
+    DECODE_CONFIG, FSDD_DATA, FSDD_TEST, INFERENCE_TAG, LM_DECODE_CONFIG, LM_INFERENCE_TAG, LM_NAME, MODELS, UPDATES,
+    Budget, Layout, base_cells, check_models, fsdd_cells, link_into, seed_cells, synth_cells, wallclock_iters,
 )
 
 TRINETS = ("trinet_ctc", "trinet_random", "trinet_reference", "trinet2")
@@ -180,6 +180,27 @@ def test_base_cells_make_each_corpus_with_its_lm_and_subset_fsdd(tmp_path):
     assert filters["dump/raw/fsdd_test"] == "100000"  # the test set keeps every utterance
     assert [c.name for c in fsdd_cells(main, Budget(), 0, ["scratch", "dinosr"])] == ["seed0/fsdd_scratch",
                                                                                      "seed0/fsdd_dinosr"]
+
+
+def test_fsdd_cells_bring_base_fsdd_data_into_a_seed_copied_without_it(tmp_path):
+    # The benchmark ran in parts: the seed was copied in a --no_fsdd run, base/fsdd came later.
+    layout = Layout(tmp_path)
+    cell = fsdd_cells(layout, Budget(), 0, ["scratch"])[0]
+    (layout.seed(0) / "dump" / "raw" / "train").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="base/fsdd cell of main did not make it"):
+        cell.setup()
+    for name in FSDD_DATA:
+        (layout.base() / name).mkdir(parents=True)
+        (layout.base() / name / "wav.scp").write_text(f"{name} base\n")
+    (layout.seed(0) / "dump" / "raw" / "fsdd_test").mkdir()  # already there: kept, not replaced
+    (layout.seed(0) / "dump" / "raw" / "fsdd_test" / "wav.scp").write_text("seed's own\n")
+    cell.setup()
+    cell.setup()  # again: a no-op
+    for name in FSDD_DATA:
+        text = (layout.seed(0) / name / "wav.scp").read_text()
+        assert text == ("seed's own\n" if name == "dump/raw/fsdd_test" else f"{name} base\n")
+    assert "data/token_list_fsdd" in FSDD_DATA and "dump/raw/org/fsdd_train" in FSDD_DATA
+    assert not list(layout.seed(0).rglob("*.partial"))
 
 
 def test_the_dirs_read_are_those_the_recipe_names():
