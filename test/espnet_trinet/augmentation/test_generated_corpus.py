@@ -34,6 +34,16 @@ def files_of(root: Path):
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
+def content(path: Path):
+    """What a file holds: a WAV's samples and rate, other files' bytes. Not a WAV's bytes:
+    libsndfile writes a float WAV (the RIRs) with a PEAK chunk that holds the time of writing,
+    so two identical RIRs written in different seconds differ in their header."""
+    if path.suffix == ".wav":
+        samples, fs = sf.read(path, dtype="float64")
+        return fs, samples.tobytes()
+    return path.read_bytes()
+
+
 # ---- noises
 
 
@@ -158,8 +168,8 @@ def test_corpus_is_deterministic_for_a_seed(tmp_path):
     audio = [p.relative_to(tmp_path / "a") for p in files_of(tmp_path / "a") if p.suffix == ".wav"]
     assert len(audio) == 6
     for rel in audio:
-        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
-        assert (tmp_path / "a" / rel).read_bytes() != (tmp_path / "c" / rel).read_bytes()
+        assert content(tmp_path / "a" / rel) == content(tmp_path / "b" / rel)
+        assert content(tmp_path / "a" / rel) != content(tmp_path / "c" / rel)
 
 
 def test_each_file_is_independent_of_the_others(tmp_path):
@@ -167,7 +177,7 @@ def test_each_file_is_independent_of_the_others(tmp_path):
     write_augmentation_corpus(tmp_path / "small", **TINY)
     write_augmentation_corpus(tmp_path / "big", **{**TINY, "num_noises": 5, "num_rirs": 4})
     for rel in ("noise/noise0002_brown.wav", "rir/rir0002.wav"):
-        assert (tmp_path / "small" / rel).read_bytes() == (tmp_path / "big" / rel).read_bytes()
+        assert content(tmp_path / "small" / rel) == content(tmp_path / "big" / rel)
 
 
 def test_a_finished_corpus_is_reused_untouched(tmp_path):
@@ -190,7 +200,7 @@ def test_other_settings_are_refused_naming_the_difference(tmp_path):
 def test_a_killed_run_is_resumed_writing_only_what_is_missing(tmp_path):
     root = tmp_path / "a"
     write_augmentation_corpus(root, **TINY)
-    reference = {p.relative_to(root): p.read_bytes() for p in files_of(root)}
+    reference = {p.relative_to(root): content(p) for p in files_of(root)}
     # as a kill leaves it: no .done, no lists yet, one noise and one RIR not written, a leftover temp file,
     # and a file under its final name that is unreadable (not made by this code, which renames)
     for rel in (".done", "noise.scp", "rir.scp", "README.md", "noise/noise0001_pink.wav", "rir/rir0000.wav"):
@@ -202,7 +212,7 @@ def test_a_killed_run_is_resumed_writing_only_what_is_missing(tmp_path):
     write_augmentation_corpus(root, **TINY)
     assert kept.stat().st_mtime_ns == stamp  # not rewritten
     for rel, data in reference.items():
-        assert (root / rel).read_bytes() == data, rel
+        assert content(root / rel) == data, rel
 
 
 def test_bad_settings_are_refused(tmp_path):
