@@ -56,6 +56,7 @@ BASELINE_EXPDIR = "d2v"  # the --expdir of the teacher model and no pretraining
 BASELINE_CELL = BASELINE_EXPDIR
 SYNTH_TEST = "test"
 FSDD_SETS = {"fsdd_train": "train", "fsdd_dev": "dev", "fsdd_test": "test"}
+FSDD_TOKEN_LISTDIR = "data/token_list_fsdd"
 FSDD_TEST = "fsdd_test"
 SSL_INIT = "valid.loss.ave.pth"  # the checkpoint fine-tuning starts from (trinet.sh --ssl_init_model)
 ASR_CONFIG = "conf/finetune_ctc_tiny.yaml"
@@ -347,7 +348,7 @@ def asr_sh(budget: Budget, *args: str) -> List[str]:
     """asr.sh on the FSDD sets, with their own token list and statistics, and no LM (greedy CTC)."""
     return ["bash", str(ASR_SH), "--python", sys.executable, "--use_lm", "false", "--nj", str(budget.nj),
             "--inference_nj", str(budget.nj), "--train_set", "fsdd_train", "--valid_set", "fsdd_dev",
-            "--test_sets", FSDD_TEST, "--token_listdir", "data/token_list_fsdd", "--asr_config", ASR_CONFIG,
+            "--test_sets", FSDD_TEST, "--token_listdir", FSDD_TOKEN_LISTDIR, "--asr_config", ASR_CONFIG,
             "--inference_config", DECODE_CONFIG, *args]
 
 
@@ -366,7 +367,7 @@ def copy_base(layout: Layout, seed: int) -> None:
 
 
 # What base/fsdd makes that the FSDD cells of a seed read (asr.sh stages 10-13 on the FSDD sets).
-FSDD_DATA = ("data/token_list_fsdd", *(f"dump/raw/{name}" for name in FSDD_SETS),
+FSDD_DATA = (FSDD_TOKEN_LISTDIR, *(f"dump/raw/{name}" for name in FSDD_SETS),
              *(f"dump/raw/org/{name}" for name in FSDD_SETS))
 
 

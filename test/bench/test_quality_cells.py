@@ -199,7 +199,13 @@ def test_fsdd_cells_bring_base_fsdd_data_into_a_seed_copied_without_it(tmp_path)
     for name in FSDD_DATA:
         text = (layout.seed(0) / name / "wav.scp").read_text()
         assert text == ("seed's own\n" if name == "dump/raw/fsdd_test" else f"{name} base\n")
-    assert "data/token_list_fsdd" in FSDD_DATA and "dump/raw/org/fsdd_train" in FSDD_DATA
+    # Every dir the cell's asr.sh reads, and every dir base/fsdd formats, is among those copied.
+    cmd = cell.commands[0]
+    read = [option(cmd, "--token_listdir")] + [f"dump/raw/{option(cmd, o)}" for o in ("--train_set", "--valid_set",
+                                                                                       "--test_sets")]
+    made = [option(c, "--out_dir") for c in base_cells(layout, Budget(), Path("/data/fsdd"))[1].commands
+            if "espnet_trinet.bin.format_datadir" in c or "espnet_trinet.bin.filter_datadir" in c]
+    assert set(read + made) == set(FSDD_DATA)
     assert not list(layout.seed(0).rglob("*.partial"))
 
 
